@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs every iocmgr test and ends with one line a harness reads:
+#   iocmgr: N passed, N failed
+# Unit and IOC-level tests first; then, against a local Kubernetes control
+# plane on loopback (tests/cluster) with the demo beamline, the cluster smoke
+# test, the Kubernetes layer's integration tests and the IOC's integration
+# tests with real CA clients. IOCMGR_TEST_UNIT_ONLY=1 stops after the first part.
+#
+# The test cluster has its own state directory and ports, so a demo cluster
+# started by `make demo` keeps running untouched.
+set -u
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+export IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
+results=$top/tests/results
+rm -rf "$results"
+mkdir -p "$results"
+
+passed=0
+failed=0
+failures=()
+
+arch=$(perl "$(sed -n 's/^EPICS_BASE *= *//p' configure/RELEASE.deps configure/RELEASE.local 2>/dev/null | tail -1)/lib/perl/EpicsHostArch.pl")
+
+# Count a TAP stream's ok / not ok lines; a suite that exits non-zero without
+# a failing test line (crash, plan mismatch) counts as one failure.
+run_tap() {
+    local name=$1; shift
+    local log=$results/$name.log rc ok notok
+    echo "=== $name"
+    "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    ok=$(grep -c -E '^ok ' "$log")
+    notok=$(grep -c -E '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
+        notok=1
+        echo "# $name exited with status $rc"
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + notok))
+    [ "$notok" -eq 0 ] || failures+=("$name")
+}
+
+run_pytest() {
+    local name=$1; shift
+    local log=$results/$name.log rc p f e
+    echo "=== $name"
+    python3 -m pytest -p no:cacheprovider -v "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(tail -1 "$log" | grep -o -E '[0-9]+ passed' | grep -o -E '[0-9]+' || echo 0)
+    f=$(tail -1 "$log" | grep -o -E '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "# $name exited with status $rc"; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    [ "$f" -eq 0 ] || failures+=("$name")
+}
+
+# ---- unit and IOC-level ----
+for t in tests/O.$arch/test*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    case "$t" in *.t|*.tap) continue ;; esac
+    run_tap "$(basename "$t")" bash -c "cd tests/O.$arch && ./$(basename "$t")"
+done
+run_tap k8s-unit make -s -C tests/k8s test
+run_pytest ioc-standalone tests/integration/test_standalone.py
+
+if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
+    # ---- against the local control plane ----
+    export IOCMGR_CLUSTER_DIR=$IOCMGR_CACHE/cluster-test
+    export IOCMGR_APISERVER_PORT=${IOCMGR_TEST_APISERVER_PORT:-16543}
+    export IOCMGR_ETCD_CLIENT_PORT=12479 IOCMGR_ETCD_PEER_PORT=12480
+    export IOCMGR_CM_PORT=16357 IOCMGR_SCHEDULER_PORT=16359 IOCMGR_KWOK_PORT=16350
+    trap 'tests/cluster/down.sh >/dev/null 2>&1' EXIT
+    echo "=== local control plane (tests/cluster/up.sh)"
+    if tests/cluster/up.sh && tests/cluster/demo.sh; then
+        run_tap cluster-smoke tests/cluster/smoke.sh
+        run_tap k8s-integration make -s -C tests/k8s integration
+        run_pytest ioc-cluster tests/integration/test_cluster_*.py
+    else
+        echo "not ok - the local control plane did not come up; see above"
+        failed=$((failed + 1))
+        failures+=("cluster-up")
+    fi
+fi
+
+echo
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+echo "iocmgr: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
