@@ -1,0 +1,626 @@
+/* k8sClient.c - facade over config, network thread, watches, caches and ops; see k8sClient.h */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8sClient.h"
+#include "k8sConfig.h"
+#include "k8sNet.h"
+#include "k8sWatch.h"
+
+static const char *driverName = "k8sClient";
+
+enum { W_STS, W_DEPLOY, W_PODS, W_EVENTS, W_COUNT };
+
+typedef struct stream {
+    k8sClient *client;
+    int index;
+    k8sCache *cache;
+    k8sWatch watch;
+    int optional;     /* may be forbidden by a least-privilege Role without breaking sync */
+} stream;
+
+struct k8sClient {
+    k8sConfig *cfg;
+    k8sNet *net;
+    k8sClientCallbacks cb;
+    char namespace_[254];
+    char selectors[512];
+    char container[64];
+    char describe[1024];
+    double watchTimeout;
+    stream streams[W_COUNT];
+    int started;
+
+    pthread_mutex_t syncLock;   /* guards connected/syncMessage for readers on other threads */
+    int connected;              /* -1 before the first report */
+    char syncMessage[600];
+};
+
+/* ------------------------------------------------------ cache callbacks */
+
+static void instanceChange(void *arg, k8sChange change, const void *obj)
+{
+    k8sClient *c = arg;
+    if (c->cb.instanceChanged)
+        c->cb.instanceChanged(c->cb.arg, change, obj);
+}
+
+static void podChange(void *arg, k8sChange change, const void *obj)
+{
+    k8sClient *c = arg;
+    if (c->cb.podChanged)
+        c->cb.podChanged(c->cb.arg, change, obj);
+}
+
+/* ---------------------------------------------------- watch handlers */
+
+static void hListBegin(void *arg)
+{
+    stream *s = arg;
+    k8sCacheReplaceBegin(s->cache);
+}
+
+static void hListEnd(void *arg)
+{
+    stream *s = arg;
+    k8sCacheReplaceEnd(s->cache);
+}
+
+static void hObject(void *arg, const cJSON *obj, int deleted)
+{
+    stream *s = arg;
+    k8sClient *c = s->client;
+    char key[400], err[200];
+    union { k8sInstance inst; k8sPod pod; k8sEvent ev; } u;
+    const char *ns, *name, *uid, *rv;
+    int keep = !deleted;
+
+    switch (s->index) {
+    case W_STS:
+    case W_DEPLOY:
+        if (k8sInstanceFromJson(obj, s->index == W_STS ? "StatefulSet" : "Deployment",
+                                c->container[0] ? c->container : NULL, &u.inst, err, sizeof err))
+            goto bad;
+        /* a relabelled object that no longer matches leaves the managed set */
+        keep = keep && k8sLabelsMatchAny(obj, c->selectors);
+        ns = u.inst.namespace_; name = u.inst.name; uid = u.inst.uid; rv = u.inst.resourceVersion;
+        break;
+    case W_PODS:
+        if (k8sPodFromJson(obj, c->container[0] ? c->container : NULL, &u.pod, err, sizeof err))
+            goto bad;
+        keep = keep && u.pod.ownerName[0];
+        ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
+        break;
+    default:
+        if (k8sEventFromJson(obj, &u.ev, err, sizeof err))
+            goto bad;
+        keep = keep && strcmp(u.ev.type, "Warning") == 0 &&
+               (strcmp(u.ev.involvedKind, "Pod") == 0 || strcmp(u.ev.involvedKind, "StatefulSet") == 0 ||
+                strcmp(u.ev.involvedKind, "Deployment") == 0);
+        ns = u.ev.namespace_; name = u.ev.name; uid = NULL; rv = u.ev.resourceVersion;
+        break;
+    }
+    k8sCacheKey(key, sizeof key, ns, name);
+    if (keep) {
+        if (k8sCacheUpsert(s->cache, key, uid, rv, &u) != 0)
+            k8sLog(0, "%s: out of memory caching %s", driverName, key);
+    } else {
+        k8sCacheDelete(s->cache, key);
+    }
+    return;
+bad:
+    k8sLog(0, "%s: ignoring an undecodable %s: %s", driverName, s->watch.what, err);
+}
+
+static void hState(void *arg)
+{
+    stream *s = arg;
+    k8sClient *c = s->client;
+    const char *msg = "";
+    int connected = 1, i, changed, wasConnected;
+
+    for (i = 0; i < W_COUNT; i++) {
+        stream *t = &c->streams[i];
+        if (t->watch.synced)
+            continue;
+        if (t->optional && (t->watch.lastHttpStatus == 403 || t->watch.lastHttpStatus == 404))
+            continue;
+        if (t->optional && t->watch.stateNow == K8S_STREAM_IDLE)
+            continue;
+        connected = 0;
+        msg = t->watch.message;
+        break;
+    }
+    if (c->streams[s->index].optional && !s->watch.synced && s->watch.lastHttpStatus == 403)
+        k8sLog(1, "%s: %s unavailable, carrying on without it: %s", driverName, s->watch.what,
+               s->watch.message);
+
+    pthread_mutex_lock(&c->syncLock);
+    changed = c->connected != connected || strcmp(c->syncMessage, msg) != 0;
+    wasConnected = c->connected == 1;
+    c->connected = connected;
+    snprintf(c->syncMessage, sizeof c->syncMessage, "%s", msg);
+    pthread_mutex_unlock(&c->syncLock);
+    if (!changed)
+        return;
+    /* losing sync is news; the steps of getting there are debug detail */
+    k8sLog(!connected && wasConnected ? 0 : 1, "%s: %s%s", driverName,
+           connected ? "in sync with " : "not in sync: ", connected ? c->describe : msg);
+    if (c->cb.syncChanged)
+        c->cb.syncChanged(c->cb.arg, connected, msg);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static double clientTick(void *arg, double now)
+{
+    k8sClient *c = arg;
+    double wait = 5.0;
+    int i;
+
+    if (!c->started)
+        return wait;
+    for (i = 0; i < W_COUNT; i++) {
+        double t = k8sWatchTick(&c->streams[i].watch, now);
+        if (t < wait)
+            wait = t;
+    }
+    return wait;
+}
+
+static const char *envOr(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k8sClient **out,
+                    char *err, size_t errlen)
+{
+    k8sClientOptions none;
+    k8sClient *c;
+    const char *ns;
+    char path[600];
+    int i;
+    static const char *what[W_COUNT] = { "statefulsets", "deployments", "pods", "events" };
+
+    *out = NULL;
+    if (!opt) {
+        memset(&none, 0, sizeof none);
+        opt = &none;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&c->syncLock, NULL);
+    c->connected = -1;
+    if (cb)
+        c->cb = *cb;
+    if (k8sConfigLoad(opt->kubeconfig, opt->context, &c->cfg, err, errlen)) {
+        k8sClientDestroy(c);
+        return -1;
+    }
+    ns = opt->namespace_ && *opt->namespace_ ? opt->namespace_ : NULL;
+    if (!ns && *k8sConfigNamespace(c->cfg))
+        ns = k8sConfigNamespace(c->cfg);
+    if (!ns)
+        ns = envOr("EC_TARGET");
+    if (!ns)
+        ns = envOr("EC_K8S_NAMESPACE");
+    snprintf(c->namespace_, sizeof c->namespace_, "%s", ns ? ns : "default");
+    if (k8sOpsValidName("namespace", c->namespace_, err, errlen)) {
+        k8sClientDestroy(c);
+        return -1;
+    }
+    snprintf(c->selectors, sizeof c->selectors, "%s",
+             opt->labelSelectors ? opt->labelSelectors : "ioc=true,is_ioc=true");
+    snprintf(c->container, sizeof c->container, "%s", opt->container ? opt->container : "");
+    c->watchTimeout = opt->watchTimeoutSeconds > 0 ? opt->watchTimeoutSeconds : 300.0;
+    snprintf(c->describe, sizeof c->describe, "%s namespace %s (context \"%s\", %s)",
+             k8sConfigServer(c->cfg), c->namespace_, k8sConfigContext(c->cfg), k8sConfigAuthKind(c->cfg));
+
+    c->net = k8sNetCreate(c->cfg, clientTick, c, err, errlen);
+    if (!c->net) {
+        k8sClientDestroy(c);
+        return -1;
+    }
+    for (i = 0; i < W_COUNT; i++) {
+        stream *s = &c->streams[i];
+        k8sWatchHandler h = { s, hListBegin, hObject, hListEnd, hState };
+        size_t objSize = i == W_PODS ? sizeof(k8sPod) : i == W_EVENTS ? sizeof(k8sEvent) : sizeof(k8sInstance);
+        k8sCacheChangeFn fn = i == W_PODS ? podChange : i == W_EVENTS ? NULL : instanceChange;
+
+        s->client = c;
+        s->index = i;
+        s->optional = i == W_DEPLOY || i == W_EVENTS;
+        s->cache = k8sCacheCreate(objSize, fn, c);
+        if (!s->cache) {
+            snprintf(err, errlen, "out of memory");
+            k8sClientDestroy(c);
+            return -1;
+        }
+        snprintf(path, sizeof path, "%s/namespaces/%s/%s",
+                 i == W_STS || i == W_DEPLOY ? "/apis/apps/v1" : "/api/v1", c->namespace_, what[i]);
+        k8sWatchInit(&s->watch, c->net, what[i], path, i == W_EVENTS ? "fieldSelector=type%3DWarning" : "",
+                     c->watchTimeout, &h);
+    }
+    *out = c;
+    return 0;
+}
+
+const char *k8sClientNamespace(const k8sClient *c) { return c->namespace_; }
+const char *k8sClientServer(const k8sClient *c) { return k8sConfigServer(c->cfg); }
+const char *k8sClientDescribe(const k8sClient *c) { return c->describe; }
+
+static void startStreams(void *arg, int cancelled)
+{
+    k8sClient *c = arg;
+    int i;
+
+    if (cancelled)
+        return;
+    c->started = 1;
+    for (i = 0; i < W_COUNT; i++)
+        k8sWatchStart(&c->streams[i].watch);
+}
+
+int k8sClientStart(k8sClient *c, char *err, size_t errlen)
+{
+    if (k8sNetStart(c->net, err, errlen))
+        return -1;
+    k8sLog(1, "%s: watching %s", driverName, c->describe);
+    return k8sNetPost(c->net, startStreams, c, err, errlen);
+}
+
+void k8sClientStop(k8sClient *c)
+{
+    if (c && c->net)
+        k8sNetStop(c->net);
+}
+
+void k8sClientDestroy(k8sClient *c)
+{
+    int i;
+
+    if (!c)
+        return;
+    k8sClientStop(c);
+    k8sNetDestroy(c->net);
+    for (i = 0; i < W_COUNT; i++) {
+        if (c->net)
+            k8sWatchFree(&c->streams[i].watch);
+        k8sCacheDestroy(c->streams[i].cache);
+    }
+    k8sConfigFree(c->cfg);
+    pthread_mutex_destroy(&c->syncLock);
+    free(c);
+}
+
+/* --------------------------------------------------------- boot listing */
+
+typedef struct listCtx {
+    k8sClient *c;
+    const char *kind;
+    k8sInstance *items;
+    size_t count, cap;
+    char err[1100];
+    int failed;
+    long status;
+} listCtx;
+
+static void listInstancesDone(void *arg, const k8sHttpResponse *res)
+{
+    listCtx *l = arg;
+    cJSON *root, *item;
+    char err[200];
+
+    l->status = res->status;
+    if (res->error || res->status != 200) {
+        char msg[900];
+        if (res->error)
+            snprintf(msg, sizeof msg, "%s", res->error);
+        else
+            k8sStatusMessage(res->status, res->body, res->bodyLen, 1, msg, sizeof msg);
+        snprintf(l->err, sizeof l->err, "list %ss in %.63s: %.900s", l->kind, l->c->namespace_, msg);
+        l->failed = 1;
+        return;
+    }
+    root = cJSON_ParseWithLength(res->body, res->bodyLen);
+    if (!root) {
+        snprintf(l->err, sizeof l->err, "list %ss: response is not JSON", l->kind);
+        l->failed = 1;
+        return;
+    }
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "items")) {
+        if (!k8sLabelsMatchAny(item, l->c->selectors))
+            continue;
+        if (l->count == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            k8sInstance *n = realloc(l->items, cap * sizeof *n);
+            if (!n) {
+                snprintf(l->err, sizeof l->err, "out of memory");
+                l->failed = 1;
+                break;
+            }
+            l->items = n;
+            l->cap = cap;
+        }
+        if (k8sInstanceFromJson(item, l->kind, l->c->container[0] ? l->c->container : NULL,
+                                &l->items[l->count], err, sizeof err) == 0)
+            l->count++;
+    }
+    cJSON_Delete(root);
+}
+
+static int listBlocking(k8sClient *c, listCtx *l, const char *collection, double timeout,
+                        char *err, size_t errlen)
+{
+    char path[600];
+    k8sRequest *r;
+
+    snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/%s", c->namespace_, collection);
+    r = k8sRequestNew("GET", path, listInstancesDone, l);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    k8sRequestSetTimeout(r, timeout > 0 ? timeout : 30);
+    return k8sNetPerformBlocking(c->cfg, r, err, errlen);
+}
+
+int k8sClientListInstances(k8sClient *c, double timeout, k8sInstance **out, size_t *count,
+                           char *err, size_t errlen)
+{
+    listCtx l;
+
+    *out = NULL;
+    *count = 0;
+    memset(&l, 0, sizeof l);
+    l.c = c;
+    l.kind = "StatefulSet";
+    if (listBlocking(c, &l, "statefulsets", timeout, err, errlen))
+        goto fail;
+    if (l.failed) {
+        snprintf(err, errlen, "%s", l.err);
+        goto fail;
+    }
+    l.kind = "Deployment";
+    if (listBlocking(c, &l, "deployments", timeout, err, errlen))
+        goto fail;
+    if (l.failed) {
+        /* a Role without deployments is normal for StatefulSet-only beamlines */
+        if (l.status != 403 && l.status != 404) {
+            snprintf(err, errlen, "%s", l.err);
+            goto fail;
+        }
+        k8sLog(1, "%s: %s (carrying on with StatefulSets only)", driverName, l.err);
+    }
+    *out = l.items;
+    *count = l.count;
+    return 0;
+fail:
+    free(l.items);
+    return -1;
+}
+
+/* -------------------------------------------------------------- lookups */
+
+int k8sClientGetInstance(k8sClient *c, const char *name, k8sInstance *out)
+{
+    char key[400];
+
+    k8sCacheKey(key, sizeof key, c->namespace_, name);
+    if (k8sCacheGet(c->streams[W_STS].cache, key, out) == 0)
+        return 0;
+    return k8sCacheGet(c->streams[W_DEPLOY].cache, key, out);
+}
+
+typedef struct podVisit {
+    const char *owner;
+    k8sPod *out;
+    size_t max, count;
+} podVisit;
+
+static int visitPod(void *arg, const void *obj)
+{
+    podVisit *v = arg;
+    const k8sPod *p = obj;
+
+    if (strcmp(p->ownerName, v->owner) == 0) {
+        if (v->count < v->max)
+            v->out[v->count] = *p;
+        v->count++;
+    }
+    return 0;
+}
+
+int k8sClientGetPods(k8sClient *c, const char *instanceName, k8sPod *out, size_t max, size_t *count)
+{
+    podVisit v = { instanceName, out, max, 0 };
+
+    k8sCacheForEach(c->streams[W_PODS].cache, visitPod, &v);
+    if (count)
+        *count = v.count;
+    return v.count ? 0 : -1;
+}
+
+typedef struct eventVisit {
+    const char *name;
+    char *msg;
+    size_t len;
+    long long best;
+    int found;
+} eventVisit;
+
+static int visitEvent(void *arg, const void *obj)
+{
+    eventVisit *v = arg;
+    const k8sEvent *e = obj;
+
+    if (strcmp(e->involvedName, v->name) == 0 && (!v->found || e->timeEpoch >= v->best)) {
+        v->found = 1;
+        v->best = e->timeEpoch;
+        snprintf(v->msg, v->len, "%s: %s", e->reason, e->message);
+    }
+    return 0;
+}
+
+int k8sClientLatestEvent(k8sClient *c, const char *objectName, char *msg, size_t len)
+{
+    eventVisit v = { objectName, msg, len, 0, 0 };
+
+    k8sCacheForEach(c->streams[W_EVENTS].cache, visitEvent, &v);
+    return v.found ? 0 : -1;
+}
+
+int k8sClientConnected(k8sClient *c, char *msg, size_t len)
+{
+    int connected;
+
+    pthread_mutex_lock(&c->syncLock);
+    connected = c->connected == 1;
+    if (msg && len)
+        snprintf(msg, len, "%s", c->connected < 0 ? "not started" : c->syncMessage);
+    pthread_mutex_unlock(&c->syncLock);
+    return connected;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static const char *kindOf(k8sClient *c, const char *instance, k8sInstance *inst)
+{
+    if (k8sClientGetInstance(c, instance, inst) == 0)
+        return inst->kind;
+    inst->containerName[0] = '\0';
+    return "StatefulSet";
+}
+
+int k8sClientScale(k8sClient *c, const char *instance, int replicas, k8sDoneFn done, void *arg,
+                   char *err, size_t errlen)
+{
+    k8sInstance inst;
+    return k8sOpsScale(c->net, c->namespace_, kindOf(c, instance, &inst), instance, replicas,
+                       done, arg, err, errlen);
+}
+
+typedef struct restartWork {
+    k8sClient *c;
+    k8sDoneFn done;
+    void *arg;
+    char instance[254];
+    size_t npods;
+    char (*pods)[254];
+} restartWork;
+
+static void restartRun(void *arg, int cancelled)
+{
+    restartWork *w = arg;
+    const char *names[64];
+    char err[512];
+    size_t i;
+
+    for (i = 0; i < w->npods; i++)
+        names[i] = w->pods[i];
+    if (cancelled) {
+        snprintf(err, sizeof err, "client stopped");
+    } else if (k8sOpsDeletePods(w->c->net, w->c->namespace_, w->instance, names, w->npods,
+                                w->done, w->arg, err, sizeof err) == 0) {
+        free(w->pods);
+        free(w);
+        return;
+    }
+    {
+        k8sResult r;
+        memset(&r, 0, sizeof r);
+        k8sCopyString(r.message, sizeof r.message, err);
+        w->done(w->arg, &r);
+    }
+    free(w->pods);
+    free(w);
+}
+
+typedef struct podNames {
+    const char *owner;
+    char (*names)[254];
+    size_t max, count;
+} podNames;
+
+static int visitPodName(void *arg, const void *obj)
+{
+    podNames *v = arg;
+    const k8sPod *p = obj;
+
+    if (strcmp(p->ownerName, v->owner) == 0 && v->count < v->max)
+        k8sCopyString(v->names[v->count++], sizeof v->names[0], p->name);
+    return 0;
+}
+
+int k8sClientRestart(k8sClient *c, const char *instance, k8sDoneFn done, void *arg,
+                     char *err, size_t errlen)
+{
+    restartWork *w;
+    podNames v;
+
+    if (!done) {
+        snprintf(err, errlen, "no completion callback given");
+        return -1;
+    }
+    if (k8sOpsValidName("instance", instance, err, errlen))
+        return -1;
+    w = calloc(1, sizeof *w);
+    if (w)
+        w->pods = calloc(64, sizeof *w->pods);
+    if (!w || !w->pods) {
+        free(w);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    v.owner = instance;
+    v.names = w->pods;
+    v.max = 64;
+    v.count = 0;
+    k8sCacheForEach(c->streams[W_PODS].cache, visitPodName, &v);
+    if (v.count == 0) {
+        snprintf(err, errlen, "%.200s has no pod to restart (is it stopped?)", instance);
+        free(w->pods);
+        free(w);
+        return -1;
+    }
+    w->c = c;
+    w->done = done;
+    w->arg = arg;
+    w->npods = v.count;
+    k8sCopyString(w->instance, sizeof w->instance, instance);
+    /* the deletions are issued from the network thread so that their
+     * completions, counted in one context, never race the submission */
+    if (k8sNetPost(c->net, restartRun, w, err, errlen)) {
+        free(w->pods);
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+int k8sClientSetImage(k8sClient *c, const char *instance, const char *image, k8sDoneFn done, void *arg,
+                      char *err, size_t errlen)
+{
+    k8sInstance inst;
+    const char *kind = kindOf(c, instance, &inst);
+    const char *container = c->container[0] ? c->container : inst.containerName;
+
+    return k8sOpsSetImage(c->net, c->namespace_, kind, instance, container, image, done, arg, err, errlen);
+}
+
+int k8sClientGetLog(k8sClient *c, const char *pod, int tailLines, int previous, k8sDoneFn done, void *arg,
+                    char *err, size_t errlen)
+{
+    return k8sOpsGetLog(c->net, c->namespace_, pod, c->container[0] ? c->container : NULL, tailLines,
+                        previous, done, arg, err, errlen);
+}

@@ -1,0 +1,564 @@
+/* Integration tests against the local control plane (tests/cluster/up.sh +
+ * demo.sh). Run by run.sh with the cluster's env sourced. Own objects live
+ * in namespace iocmgr-k8s-test; the demo namespace is only read (and a
+ * forbidden write is attempted against the test namespace). */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "k8sClient.h"
+#include "k8sNet.h"
+#include "k8sWatch.h"
+#include "k8sCache.h"
+
+#define NS "iocmgr-k8s-test"
+#define DEMO "bl46p-iocs"
+
+static const char *clusterDir;
+
+/* ------------------------------------------------------------ recorder */
+
+typedef struct recorder {
+    pthread_mutex_t lock;
+    char log[4096][160];
+    int n;
+    int connected;
+    char syncMsg[600];
+    double disconnectedAt;
+} recorder;
+
+static recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&rec.lock);
+    if (rec.n < 4096) {
+        va_start(ap, fmt);
+        vsnprintf(rec.log[rec.n++], sizeof rec.log[0], fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&rec.lock);
+}
+
+static const char *chName(k8sChange c) { return c == K8S_ADDED ? "ADDED" : c == K8S_MODIFIED ? "MODIFIED" : "DELETED"; }
+
+static void onInstance(void *arg, k8sChange ch, const k8sInstance *i)
+{
+    (void)arg;
+    note("%s instance %s %s desc=%s", chName(ch), i->name, i->uid, i->labelDescription);
+}
+
+static void onPod(void *arg, k8sChange ch, const k8sPod *p)
+{
+    (void)arg;
+    note("%s pod %s %s", chName(ch), p->name, p->uid);
+}
+
+static void onSync(void *arg, int connected, const char *msg)
+{
+    (void)arg;
+    pthread_mutex_lock(&rec.lock);
+    if (rec.connected && !connected)
+        rec.disconnectedAt = k8sNow();
+    rec.connected = connected;
+    snprintf(rec.syncMsg, sizeof rec.syncMsg, "%s", msg);
+    pthread_mutex_unlock(&rec.lock);
+    note("SYNC %d %s", connected, msg);
+}
+
+/* index of the first log line at or after `from` containing all of a and b */
+static int seen(int from, const char *a, const char *b)
+{
+    int i, found = -1;
+    pthread_mutex_lock(&rec.lock);
+    for (i = from; i < rec.n && found < 0; i++)
+        if (strstr(rec.log[i], a) && (!b || strstr(rec.log[i], b)))
+            found = i;
+    pthread_mutex_unlock(&rec.lock);
+    return found;
+}
+
+static int logSize(void)
+{
+    int n;
+    pthread_mutex_lock(&rec.lock);
+    n = rec.n;
+    pthread_mutex_unlock(&rec.lock);
+    return n;
+}
+
+static int countSeen(int from, const char *a, const char *b)
+{
+    int i, n = 0;
+    pthread_mutex_lock(&rec.lock);
+    for (i = from; i < rec.n; i++)
+        if (strstr(rec.log[i], a) && (!b || strstr(rec.log[i], b)))
+            n++;
+    pthread_mutex_unlock(&rec.lock);
+    return n;
+}
+
+static int isConnected(void)
+{
+    int c;
+    pthread_mutex_lock(&rec.lock);
+    c = rec.connected;
+    pthread_mutex_unlock(&rec.lock);
+    return c;
+}
+
+#define WAIT_FOR(cond, seconds)                                                      \
+    do {                                                                             \
+        double t0_ = k8sNow();                                                       \
+        while (!(cond)) {                                                            \
+            if (k8sNow() - t0_ > (seconds))                                          \
+                fail_msg("timed out after %.0f s waiting for: %s", (double)(seconds), #cond); \
+            usleep(100000);                                                          \
+        }                                                                            \
+    } while (0)
+
+/* -------------------------------------------------------------- helpers */
+
+static int sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    if (vasprintf(&cmd, fmt, ap) < 0)
+        cmd = NULL;
+    va_end(ap);
+    assert_non_null(cmd);
+    rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+static void applySts(const char *name, int replicas, const char *labels)
+{
+    assert_int_equal(sh("kubectl apply -n " NS " -f - >/dev/null <<'EOF'\n"
+                        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: %s\n  labels: {app: %s%s}\n"
+                        "spec:\n  replicas: %d\n  serviceName: %s\n  selector: {matchLabels: {app: %s}}\n"
+                        "  template:\n    metadata: {labels: {app: %s}}\n    spec:\n"
+                        "      terminationGracePeriodSeconds: 0\n"
+                        "      tolerations: [{key: beamline, operator: Equal, value: bl46p, effect: NoSchedule}]\n"
+                        "      containers: [{name: ioc, image: 'ghcr.io/epics-containers/ioc-test:1.0'}]\n"
+                        "EOF",
+                        name, name, labels, replicas, name, name, name), 0);
+}
+
+static k8sClient *newClient(const char *kubeconfig, const char *ns, k8sClientCallbacks *cb)
+{
+    k8sClientOptions o;
+    k8sClient *c = NULL;
+    char err[1024];
+    memset(&o, 0, sizeof o);
+    o.kubeconfig = kubeconfig;
+    o.namespace_ = ns;
+    o.watchTimeoutSeconds = 60;
+    if (k8sClientCreate(&o, cb, &c, err, sizeof err))
+        fail_msg("create: %s", err);
+    return c;
+}
+
+static k8sClient *client;   /* on NS, admin, started */
+
+typedef struct waiter {
+    pthread_mutex_t lock;
+    int done;
+    k8sResult res;
+    char body[4096];
+} waiter;
+
+static void onDone(void *arg, const k8sResult *r)
+{
+    waiter *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->res = *r;
+    w->res.body = NULL;
+    if (r->body)
+        snprintf(w->body, sizeof w->body, "%.*s", (int)(r->bodyLen < 4000 ? r->bodyLen : 4000), r->body);
+    w->done = 1;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int isDone(waiter *w)
+{
+    int d;
+    pthread_mutex_lock(&w->lock);
+    d = w->done;
+    pthread_mutex_unlock(&w->lock);
+    return d;
+}
+
+static void waitDone(waiter *w)
+{
+    WAIT_FOR(isDone(w), 30);
+}
+
+static int podRunning(const char *instance, const char *notUid)
+{
+    k8sPod p[4];
+    size_t n = 0;
+    k8sClientGetPods(client, instance, p, 4, &n);
+    return n == 1 && strcmp(p[0].phase, "Running") == 0 && !p[0].deleting && (!notUid || strcmp(p[0].uid, notUid) != 0);
+}
+
+static size_t podCount(const char *instance)
+{
+    k8sPod p[4];
+    size_t n = 0;
+    k8sClientGetPods(client, instance, p, 4, &n);
+    return n;
+}
+
+static int instanceImage(const char *name, const char *image)
+{
+    k8sInstance i;
+    return k8sClientGetInstance(client, name, &i) == 0 && strcmp(i.image, image) == 0;
+}
+
+static int podImage(const char *instance, const char *image)
+{
+    k8sPod p[4];
+    size_t n = 0;
+    k8sClientGetPods(client, instance, p, 4, &n);
+    return n == 1 && strcmp(p[0].image, image) == 0 && strcmp(p[0].phase, "Running") == 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int groupSetup(void **state)
+{
+    k8sClientCallbacks cb = { NULL, onInstance, onPod, onSync };
+    char err[512];
+    (void)state;
+    clusterDir = getenv("IOCMGR_CLUSTER_DIR");
+    assert_non_null(clusterDir);
+    sh("kubectl delete namespace " NS " --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1");
+    assert_int_equal(sh("kubectl create namespace " NS " >/dev/null"), 0);
+    client = newClient(NULL, NS, &cb);
+    if (k8sClientStart(client, err, sizeof err))
+        fail_msg("start: %s", err);
+    WAIT_FOR(isConnected(), 20);
+    return 0;
+}
+
+static int groupTeardown(void **state)
+{
+    (void)state;
+    k8sClientDestroy(client);
+    sh("kubectl delete namespace " NS " --wait=false >/dev/null 2>&1");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_list_demo(void **state)
+{
+    k8sClient *c = newClient(NULL, DEMO, NULL);
+    k8sInstance *list = NULL;
+    size_t n = 0, i;
+    int sts = 0, oldLabel = 0, deploy = 0;
+    char err[1024];
+    (void)state;
+    if (k8sClientListInstances(c, 20, &list, &n, err, sizeof err))
+        fail_msg("%s", err);
+    for (i = 0; i < n; i++) {
+        sts += strcmp(list[i].name, "bl46p-ea-ioc-01") == 0 && strcmp(list[i].kind, "StatefulSet") == 0;
+        oldLabel += strcmp(list[i].name, "bl46p-di-dcam-01") == 0 && list[i].isIocLabel;
+        deploy += strcmp(list[i].name, "bl46p-va-ioc-01") == 0 && strcmp(list[i].kind, "Deployment") == 0;
+    }
+    assert_true(n >= 5);
+    assert_int_equal(sts, 1);
+    assert_int_equal(oldLabel, 1);
+    assert_int_equal(deploy, 1);
+    free(list);
+    k8sClientDestroy(c);
+}
+
+static void test_watch_lifecycle(void **state)
+{
+    int mark = logSize();
+    k8sInstance inst;
+    (void)state;
+    applySts("it-plain", 0, "");          /* no ioc label: never managed */
+    applySts("it-a", 1, ", ioc: 'true'");
+    WAIT_FOR(seen(mark, "ADDED instance it-a", NULL) >= 0, 15);
+    WAIT_FOR(seen(mark, "ADDED pod it-a-0", NULL) >= 0, 30);
+    WAIT_FOR(podRunning("it-a", NULL), 30);
+    assert_int_equal(sh("kubectl label -n " NS " sts it-a description=changed >/dev/null"), 0);
+    WAIT_FOR(seen(mark, "MODIFIED instance it-a", "desc=changed") >= 0, 15);
+    assert_int_equal(sh("kubectl delete -n " NS " sts it-a --wait=false >/dev/null"), 0);
+    WAIT_FOR(seen(mark, "DELETED instance it-a", NULL) >= 0, 15);
+    WAIT_FOR(seen(mark, "DELETED pod it-a-0", NULL) >= 0, 60);
+    assert_int_equal(k8sClientGetInstance(client, "it-a", &inst), -1);
+    assert_int_equal(k8sClientGetInstance(client, "it-plain", &inst), -1);
+    assert_int_equal(seen(mark, "instance it-plain", NULL), -1);
+    assert_int_equal(countSeen(mark, "ADDED instance it-a", NULL), 1);
+}
+
+static void test_scale(void **state)
+{
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    waiter w2 = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    char err[512];
+    k8sInstance inst;
+    (void)state;
+    applySts("it-b", 1, ", ioc: 'true'");
+    WAIT_FOR(podRunning("it-b", NULL), 60);
+    assert_int_equal(k8sClientScale(client, "it-b", 0, onDone, &w, err, sizeof err), 0);
+    waitDone(&w);
+    assert_true(w.res.ok);
+    assert_string_equal(w.res.message, "scaled it-b to 0");
+    WAIT_FOR(podCount("it-b") == 0, 60);
+    assert_int_equal(k8sClientGetInstance(client, "it-b", &inst), 0);
+    assert_int_equal(inst.specReplicas, 0);
+    assert_int_equal(k8sClientScale(client, "it-b", 1, onDone, &w2, err, sizeof err), 0);
+    waitDone(&w2);
+    assert_true(w2.res.ok);
+    WAIT_FOR(podRunning("it-b", NULL), 60);
+}
+
+static void test_restart(void **state)
+{
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    k8sPod p[2];
+    size_t n = 0;
+    char err[512], uid[64];
+    (void)state;
+    WAIT_FOR(podRunning("it-b", NULL), 60);
+    k8sClientGetPods(client, "it-b", p, 2, &n);
+    snprintf(uid, sizeof uid, "%s", p[0].uid);
+    assert_int_equal(k8sClientRestart(client, "it-b", onDone, &w, err, sizeof err), 0);
+    waitDone(&w);
+    assert_true(w.res.ok);
+    assert_non_null(strstr(w.res.message, "restart requested"));
+    WAIT_FOR(podRunning("it-b", uid), 60);
+    assert_int_equal(k8sClientRestart(client, "it-nothing", onDone, &w, err, sizeof err), -1);
+    assert_non_null(strstr(err, "has no pod to restart"));
+}
+
+static void test_set_image(void **state)
+{
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    const char *img = "ghcr.io/epics-containers/ioc-test:2.0";
+    char err[512];
+    (void)state;
+    assert_int_equal(k8sClientSetImage(client, "it-b", "ghcr.io/Bad/Ref", onDone, &w, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid image reference"));
+    assert_false(isDone(&w));
+    assert_int_equal(k8sClientSetImage(client, "it-b", img, onDone, &w, err, sizeof err), 0);
+    waitDone(&w);
+    if (!w.res.ok)
+        fail_msg("%ld %s", w.res.httpStatus, w.res.message);
+    WAIT_FOR(instanceImage("it-b", img), 15);
+    WAIT_FOR(podImage("it-b", img), 90);    /* the StatefulSet controller rolled the pod */
+}
+
+static void test_logs(void **state)
+{
+    k8sClient *c = newClient(NULL, DEMO, NULL);
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    waiter w2 = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    waiter w3 = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    char err[512];
+    (void)state;
+    assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+    assert_int_equal(k8sClientGetLog(c, "bl46p-ea-ioc-01-0", 5, 0, onDone, &w, err, sizeof err), 0);
+    waitDone(&w);
+    if (!w.res.ok)
+        fail_msg("%ld %s", w.res.httpStatus, w.res.message);
+    assert_true(w.res.bodyLen > 0);
+    assert_true(strlen(w.body) > 0);
+    assert_int_equal(k8sClientGetLog(c, "bl46p-ea-ioc-04-0", 5, 1, onDone, &w2, err, sizeof err), 0);
+    waitDone(&w2);
+    if (!w2.res.ok)
+        fail_msg("previous: %ld %s", w2.res.httpStatus, w2.res.message);
+    assert_int_equal(k8sClientGetLog(c, "no-such-pod-0", 5, 0, onDone, &w3, err, sizeof err), 0);
+    waitDone(&w3);
+    assert_false(w3.res.ok);
+    assert_int_equal(w3.res.httpStatus, 404);
+    assert_string_equal(w3.res.message, "pods \"no-such-pod-0\" not found");
+    k8sClientDestroy(c);
+}
+
+static int limitedConnected;
+static void onLimitedSync(void *arg, int connected, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+    __atomic_store_n(&limitedConnected, connected, __ATOMIC_SEQ_CST);
+}
+
+static void test_forbidden(void **state)
+{
+    char kc[600], err[512];
+    k8sClientCallbacks cb = { NULL, NULL, NULL, onLimitedSync };
+    k8sClient *c;
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    (void)state;
+    snprintf(kc, sizeof kc, "%s/limited.kubeconfig", clusterDir);
+    /* least privilege is enough to be in sync in the beamline namespace */
+    c = newClient(kc, DEMO, &cb);
+    assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+    WAIT_FOR(__atomic_load_n(&limitedConnected, __ATOMIC_SEQ_CST), 20);
+    k8sClientDestroy(c);
+    /* ...and nothing outside it */
+    c = newClient(kc, NS, NULL);
+    assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+    assert_int_equal(k8sClientScale(c, "it-b", 0, onDone, &w, err, sizeof err), 0);
+    waitDone(&w);
+    assert_false(w.res.ok);
+    assert_int_equal(w.res.httpStatus, 403);
+    assert_string_equal(w.res.message,
+                        "statefulsets.apps \"it-b\" is forbidden: User \"system:serviceaccount:bl46p-iocs:iocmgr\" "
+                        "cannot patch resource \"statefulsets/scale\" in API group \"apps\" in the namespace \"" NS "\"");
+    k8sClientDestroy(c);
+}
+
+
+static int collectInstance(k8sClient *c, const char *name)
+{
+    k8sInstance i;
+    return k8sClientGetInstance(c, name, &i) == 0;
+}
+
+static void test_apiserver_restart(void **state)
+{
+    int mark = logSize();
+    double t0, detect;
+    char cmd[600];
+    FILE *f;
+    char line[256];
+    int kubectlCount = 0;
+    (void)state;
+    applySts("it-c", 1, ", ioc: 'true'");
+    WAIT_FOR(podRunning("it-c", NULL), 60);
+    WAIT_FOR(isConnected(), 10);
+    t0 = k8sNow();
+    assert_int_equal(sh("../cluster/apiserver.sh stop >/dev/null 2>&1"), 0);
+    WAIT_FOR(!isConnected(), 10);
+    detect = rec.disconnectedAt - t0;
+    print_message("# disconnection reported %.2f s after the stop began: %s\n", detect, rec.syncMsg);
+    assert_true(detect < 8.0);
+    sleep(2);   /* let the client retry against a dead port */
+    assert_int_equal(sh("../cluster/apiserver.sh start >/dev/null 2>&1"), 0);
+    /* changes made as soon as the API is back, probably while the client is
+     * still backing off: the relist must bring them, deletes included */
+    assert_int_equal(sh("kubectl delete -n " NS " sts it-c --wait=false >/dev/null"), 0);
+    applySts("it-d", 0, ", is_ioc: 'true'");
+    WAIT_FOR(isConnected(), 40);
+    WAIT_FOR(seen(mark, "DELETED instance it-c", NULL) >= 0, 20);
+    WAIT_FOR(seen(mark, "ADDED instance it-d", NULL) >= 0, 20);
+    /* converged: the cache holds exactly what the API server has */
+    snprintf(cmd, sizeof cmd, "kubectl get sts -n " NS " -l ioc=true -o name; kubectl get sts -n " NS " -l is_ioc=true -o name");
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        char *name = strchr(line, '/');
+        assert_non_null(name);
+        name[strcspn(name, "\n")] = '\0';
+        assert_true(collectInstance(client, name + 1));
+        kubectlCount++;
+    }
+    pclose(f);
+    {
+        k8sInstance i;
+        assert_int_equal(k8sClientGetInstance(client, "it-c", &i), -1);
+    }
+    assert_true(kubectlCount >= 2);   /* it-b, it-d */
+}
+
+/* ------------------------------------------------------- forced 410 Gone */
+
+typedef struct bare {
+    k8sConfig *cfg;
+    k8sNet *net;
+    k8sCache *cache;
+    k8sWatch w;
+    char rv[32];
+} bare;
+
+static void bBegin(void *arg) { k8sCacheReplaceBegin(((bare *)arg)->cache); }
+static void bEnd(void *arg) { k8sCacheReplaceEnd(((bare *)arg)->cache); }
+static void bState(void *arg) { (void)arg; }
+static void bObject(void *arg, const cJSON *obj, int deleted)
+{
+    bare *b = arg;
+    k8sInstance i;
+    char err[128], key[300];
+    if (k8sInstanceFromJson(obj, "StatefulSet", NULL, &i, err, sizeof err))
+        return;
+    k8sCacheKey(key, sizeof key, i.namespace_, i.name);
+    if (deleted)
+        k8sCacheDelete(b->cache, key);
+    else
+        k8sCacheUpsert(b->cache, key, i.uid, i.resourceVersion, &i);
+}
+static double bTick(void *arg, double now) { return k8sWatchTick(&((bare *)arg)->w, now); }
+static void bResume(void *arg, int cancelled)
+{
+    bare *b = arg;
+    if (!cancelled)
+        k8sWatchResume(&b->w, b->rv);
+}
+
+static void test_forced_410(void **state)
+{
+    bare b;
+    k8sWatchHandler h = { &b, bBegin, bObject, bEnd, bState };
+    char err[512];
+    const char *port = getenv("IOCMGR_ETCD_CLIENT_PORT");
+    (void)state;
+    memset(&b, 0, sizeof b);
+    /* compact etcd to its current revision: every older resourceVersion is gone */
+    applySts("it-e", 0, ", ioc: 'true'");
+    assert_int_equal(sh("rev=$(curl -sf -X POST http://127.0.0.1:%s/v3/kv/range -d '{\"key\":\"Lw==\"}' | "
+                        "sed -n 's/.*\"revision\":\"\\([0-9]*\\)\".*/\\1/p') && [ -n \"$rev\" ] && "
+                        "curl -sf -X POST http://127.0.0.1:%s/v3/kv/compaction -d \"{\\\"revision\\\":$rev}\" >/dev/null",
+                        port ? port : "12379", port ? port : "12379"), 0);
+    assert_int_equal(k8sConfigLoad(NULL, NULL, &b.cfg, err, sizeof err), 0);
+    b.cache = k8sCacheCreate(sizeof(k8sInstance), NULL, NULL);
+    b.net = k8sNetCreate(b.cfg, bTick, &b, err, sizeof err);
+    assert_non_null(b.net);
+    k8sWatchInit(&b.w, b.net, "statefulsets", "/apis/apps/v1/namespaces/" NS "/statefulsets", "", 60, &h);
+    snprintf(b.rv, sizeof b.rv, "2");
+    assert_int_equal(k8sNetStart(b.net, err, sizeof err), 0);
+    assert_int_equal(k8sNetPost(b.net, bResume, &b, err, sizeof err), 0);
+    WAIT_FOR(__atomic_load_n(&b.w.relists410, __ATOMIC_SEQ_CST) >= 1 &&
+             __atomic_load_n(&b.w.synced, __ATOMIC_SEQ_CST), 20);
+    assert_true(k8sCacheCount(b.cache) >= 1);   /* the relist filled the cache */
+    k8sNetStop(b.net);
+    print_message("# 410 relists: %lu, lists: %lu\n", b.w.relists410, b.w.lists);
+    k8sNetDestroy(b.net);
+    k8sWatchFree(&b.w);
+    k8sCacheDestroy(b.cache);
+    k8sConfigFree(b.cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_demo),
+        cmocka_unit_test(test_watch_lifecycle),
+        cmocka_unit_test(test_scale),
+        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_set_image),
+        cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_forbidden),
+        cmocka_unit_test(test_apiserver_restart),
+        cmocka_unit_test(test_forced_410),
+    };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("k8s-integration", tests, groupSetup, groupTeardown);
+}
