@@ -1,0 +1,516 @@
+/* devIocmgr.c - device support for the manager's and instances' records.
+ *
+ * INP/OUT is INST_IO: "@<instance> <FIELD>" for an instance record,
+ * "@<FIELD>" for a manager-wide one. Reads copy what the manager derived
+ * (under its lock) and never touch the network; commands are asynchronous
+ * (PACT) and complete from the network thread through a callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <alarm.h>
+#include <callback.h>
+#include <cantProceed.h>
+#include <dbAccess.h>
+#include <dbLink.h>
+#include <dbScan.h>
+#include <devSup.h>
+#include <epicsTime.h>
+#include <errlog.h>
+#include <menuFtype.h>
+#include <recGbl.h>
+#include <recSup.h>
+#include <biRecord.h>
+#include <boRecord.h>
+#include <longinRecord.h>
+#include <lsiRecord.h>
+#include <lsoRecord.h>
+#include <mbbiRecord.h>
+#include <stringinRecord.h>
+#include <waveformRecord.h>
+#include <epicsExport.h>
+
+#include "iocmgrManager.h"
+#include "iocmgrVersion.h"
+
+typedef enum {
+    F_STATUS, F_RUNNING, F_READY, F_ENABLED, F_START, F_STOP, F_RESTART,
+    F_IMAGE, F_IMAGE_SP, F_VERSION, F_DESC, F_RESTARTS, F_LAST_EXIT,
+    F_LAST_REASON, F_STARTED, F_UPTIME, F_POD, F_NODE, F_IP, F_MESSAGE,
+    F_LOG, F_LOG_PREV, F_LOG_FETCH, F_LOG_PREV_FETCH, F_BUSY, F_CMD_STAT, F_CMD_MSG,
+    /* manager-wide */
+    F_CONNECTED, F_NAMESPACE, F_API_URL, F_LAST_ERROR, F_COUNT, F_RUNNING_COUNT,
+    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_REBOOT, F_READONLY, F_MGR_VERSION
+} fieldId;
+
+typedef struct fieldDef {
+    const char *name;
+    fieldId id;
+    int manager;          /* manager-wide, no instance */
+    const char *rtype;    /* the record type it belongs on */
+} fieldDef;
+
+static const fieldDef fields[] = {
+    {"STATUS", F_STATUS, 0, "mbbi"}, {"RUNNING", F_RUNNING, 0, "bi"},
+    {"READY", F_READY, 0, "bi"}, {"ENABLED", F_ENABLED, 0, "bi"},
+    {"START", F_START, 0, "bo"}, {"STOP", F_STOP, 0, "bo"}, {"RESTART", F_RESTART, 0, "bo"},
+    {"IMAGE", F_IMAGE, 0, "lsi"}, {"IMAGE_SP", F_IMAGE_SP, 0, "lso"},
+    {"VERSION", F_VERSION, 0, "stringin"}, {"DESC", F_DESC, 0, "stringin"},
+    {"RESTARTS", F_RESTARTS, 0, "longin"}, {"LAST_EXIT", F_LAST_EXIT, 0, "longin"},
+    {"LAST_REASON", F_LAST_REASON, 0, "stringin"}, {"STARTED", F_STARTED, 0, "stringin"},
+    {"UPTIME", F_UPTIME, 0, "longin"}, {"POD", F_POD, 0, "stringin"},
+    {"NODE", F_NODE, 0, "stringin"}, {"IP", F_IP, 0, "stringin"},
+    {"MESSAGE", F_MESSAGE, 0, "lsi"}, {"LOG", F_LOG, 0, "waveform"},
+    {"LOG_PREV", F_LOG_PREV, 0, "waveform"}, {"LOG_FETCH", F_LOG_FETCH, 0, "bo"},
+    {"LOG_PREV_FETCH", F_LOG_PREV_FETCH, 0, "bo"}, {"BUSY", F_BUSY, 0, "bi"},
+    {"CMD_STAT", F_CMD_STAT, 0, "mbbi"}, {"CMD_MSG", F_CMD_MSG, 0, "lsi"},
+    {"CONNECTED", F_CONNECTED, 1, "bi"}, {"NAMESPACE", F_NAMESPACE, 1, "stringin"},
+    {"API_URL", F_API_URL, 1, "lsi"}, {"LAST_ERROR", F_LAST_ERROR, 1, "lsi"},
+    {"COUNT", F_COUNT, 1, "longin"}, {"RUNNING_COUNT", F_RUNNING_COUNT, 1, "longin"},
+    {"FAULT_COUNT", F_FAULT_COUNT, 1, "longin"}, {"NAMES", F_NAMES, 1, "waveform"},
+    {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"REBOOT", F_REBOOT, 1, "bo"},
+    {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
+};
+
+typedef struct devPvt {
+    iocmgrInst *inst;     /* NULL for manager-wide records */
+    fieldId field;
+    CALLBACK cb;
+    int ok;               /* result of the command in flight */
+} devPvt;
+
+/* Parse "@[instance ]FIELD" once; errors name the record and the problem. */
+static long initCommon(dbCommon *prec, const DBLINK *link, const char *rtype)
+{
+    const char *s;
+    char first[128] = "", second[64] = "";
+    const char *fieldName;
+    int n, manager;
+    size_t i;
+    devPvt *d;
+
+    if (link->type != INST_IO) {
+        recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) INP/OUT must be INST_IO \"@[instance ]FIELD\"");
+        return S_db_badField;
+    }
+    s = link->value.instio.string;
+    n = sscanf(s, "%127s %63s", first, second);
+    manager = n == 1;
+    fieldName = manager ? first : second;
+    if (n < 1) {
+        recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) empty INST_IO string");
+        return S_db_badField;
+    }
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (fields[i].manager == manager && strcmp(fields[i].name, fieldName) == 0) break;
+    }
+    if (i == sizeof fields / sizeof fields[0]) {
+        recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) unknown field in INST_IO string");
+        return S_db_badField;
+    }
+    if (strcmp(fields[i].rtype, rtype) != 0) {
+        recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) field not served by this record type");
+        return S_db_badField;
+    }
+    d = callocMustSucceed(1, sizeof *d, "devIocmgr");
+    d->field = fields[i].id;
+    if (!manager) {
+        d->inst = iocmgrFindInstance(first);
+        if (!d->inst) {
+            free(d);
+            recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) instance not managed (not loaded by iocmgrLoadInstances)");
+            return S_db_badField;
+        }
+    }
+    prec->dpvt = d;
+    return 0;
+}
+
+static long getIoIntInfo(int cmd, dbCommon *prec, IOSCANPVT *ppvt)
+{
+    devPvt *d = prec->dpvt;
+    (void)cmd;
+    if (!d) return -1;
+    *ppvt = d->inst ? d->inst->scan : iocmgrManagerScan();
+    return 0;
+}
+
+/* Snapshot of an instance's values as shown, plus what the command fields need. */
+typedef struct snapshot {
+    iocmgrView view;
+    int connected, busy, cmdStat;
+    char cmdMsg[512];
+} snapshot;
+
+static void readInstance(dbCommon *prec, const devPvt *d, snapshot *s)
+{
+    iocmgrLock();
+    iocmgrReadView(d->inst, &s->view, &s->connected);
+    s->busy = d->inst->busy;
+    s->cmdStat = d->inst->cmdStat;
+    snprintf(s->cmdMsg, sizeof s->cmdMsg, "%s", d->inst->cmdMsg);
+    iocmgrUnlock();
+    /* Stale values are never shown as good: everything from the cluster is
+     * INVALID while the cache is not consistent with it. */
+    if (!s->connected && d->field != F_BUSY && d->field != F_CMD_STAT && d->field != F_CMD_MSG)
+        recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
+}
+
+static void readSummary(dbCommon *prec, const devPvt *d, iocmgrSummary *s)
+{
+    iocmgrLock();
+    iocmgrReadSummary(s);
+    iocmgrUnlock();
+    if (!s->connected && (d->field == F_RUNNING_COUNT || d->field == F_FAULT_COUNT))
+        recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
+}
+
+/* ---- bi --------------------------------------------------------------- */
+
+static long initBi(biRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "bi"); }
+
+static long readBi(biRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    if (!d) return S_dev_NoInit;
+    if (d->inst) {
+        snapshot s;
+        readInstance((dbCommon *)prec, d, &s);
+        switch (d->field) {
+        case F_RUNNING: prec->val = s.view.running; break;
+        case F_READY: prec->val = s.view.ready; break;
+        case F_ENABLED: prec->val = s.view.enabled; break;
+        default: prec->val = s.busy; break;
+        }
+    } else {
+        iocmgrSummary s;
+        readSummary((dbCommon *)prec, d, &s);
+        prec->val = d->field == F_CONNECTED ? s.connected : s.readOnly;
+    }
+    prec->udf = 0;
+    return 2;
+}
+
+/* ---- mbbi ------------------------------------------------------------- */
+
+static long initMbbi(mbbiRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "mbbi"); }
+
+static long readMbbi(mbbiRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    snapshot s;
+    if (!d) return S_dev_NoInit;
+    readInstance((dbCommon *)prec, d, &s);
+    if (d->field == F_STATUS) {
+        prec->val = (epicsEnum16)s.view.status;
+        if (s.view.severity != IOCMGR_SEV_NONE)
+            recGblSetSevr(prec, s.connected ? STATE_ALARM : COMM_ALARM, (epicsEnum16)s.view.severity);
+    } else {
+        prec->val = (epicsEnum16)s.cmdStat;
+        if (s.cmdStat == IOCMGR_CMDSTAT_ERROR) recGblSetSevr(prec, STATE_ALARM, MAJOR_ALARM);
+    }
+    prec->udf = 0;
+    return 2;
+}
+
+/* ---- longin ----------------------------------------------------------- */
+
+static long initLongin(longinRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "longin"); }
+
+static long readLongin(longinRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    if (!d) return S_dev_NoInit;
+    if (d->inst) {
+        snapshot s;
+        readInstance((dbCommon *)prec, d, &s);
+        switch (d->field) {
+        case F_RESTARTS: prec->val = s.view.restarts; break;
+        case F_LAST_EXIT: prec->val = s.view.lastExit; break;
+        default:
+            prec->val = s.view.running && s.view.startedEpoch > 0
+                      ? (epicsInt32)((long long)time(NULL) - s.view.startedEpoch) : 0;
+            break;
+        }
+    } else {
+        iocmgrSummary s;
+        readSummary((dbCommon *)prec, d, &s);
+        prec->val = d->field == F_COUNT ? s.count
+                  : d->field == F_RUNNING_COUNT ? s.runningCount : s.faultCount;
+    }
+    prec->udf = 0;
+    return 0;
+}
+
+/* ---- stringin --------------------------------------------------------- */
+
+static long initStringin(stringinRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "stringin"); }
+
+static long readStringin(stringinRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    const char *v = "";
+    if (!d) return S_dev_NoInit;
+    if (d->inst) {
+        snapshot s;
+        readInstance((dbCommon *)prec, d, &s);
+        switch (d->field) {
+        case F_VERSION: v = s.view.version; break;
+        case F_DESC: v = s.view.desc; break;
+        case F_LAST_REASON: v = s.view.lastReason; break;
+        case F_STARTED: v = s.view.started; break;
+        case F_POD: v = s.view.pod; break;
+        case F_NODE: v = s.view.node; break;
+        default: v = s.view.ip; break;
+        }
+        snprintf(prec->val, sizeof prec->val, "%s", v);
+    } else if (d->field == F_MGR_VERSION) {
+        snprintf(prec->val, sizeof prec->val, "%s", IOCMGR_VERSION);
+    } else {
+        iocmgrSummary s;
+        readSummary((dbCommon *)prec, d, &s);
+        snprintf(prec->val, sizeof prec->val, "%s", s.namespace_);
+    }
+    prec->udf = 0;
+    return 0;
+}
+
+/* ---- lsi -------------------------------------------------------------- */
+
+static long initLsi(lsiRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "lsi"); }
+
+static void setLsi(lsiRecord *prec, const char *v)
+{
+    snprintf(prec->val, prec->sizv, "%s", v);
+    prec->len = (epicsUInt32)strlen(prec->val) + 1;
+}
+
+static long readLsi(lsiRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    if (!d) return S_dev_NoInit;
+    if (d->inst) {
+        snapshot s;
+        readInstance((dbCommon *)prec, d, &s);
+        setLsi(prec, d->field == F_IMAGE ? s.view.image
+                   : d->field == F_MESSAGE ? s.view.message : s.cmdMsg);
+    } else {
+        iocmgrSummary s;
+        readSummary((dbCommon *)prec, d, &s);
+        setLsi(prec, d->field == F_API_URL ? s.apiUrl : s.lastError);
+    }
+    prec->udf = 0;
+    return 0;
+}
+
+/* ---- waveform --------------------------------------------------------- */
+
+static long initWaveform(waveformRecord *prec)
+{
+    long status = initCommon((dbCommon *)prec, &prec->inp, "waveform");
+    devPvt *d = prec->dpvt;
+    if (status) return status;
+    if ((d->field == F_NAMES || d->field == F_UNMANAGED) ? prec->ftvl != menuFtypeSTRING
+                                                         : prec->ftvl != menuFtypeCHAR) {
+        recGblRecordError(S_db_badField, prec,
+                          "devIocmgr (init_record) NAMES/UNMANAGED need FTVL STRING, LOG/LOG_PREV FTVL CHAR");
+        free(d);
+        prec->dpvt = NULL;
+        return S_db_badField;
+    }
+    return 0;
+}
+
+static long readWaveform(waveformRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    if (!d) return S_dev_NoInit;
+    if (d->inst) {
+        int which = d->field == F_LOG_PREV;
+        char *dst = prec->bptr;
+        size_t len, start;
+        snapshot s;
+        readInstance((dbCommon *)prec, d, &s);
+        iocmgrLock();
+        len = d->inst->logLen[which];
+        /* Show the tail: the last lines are what an operator wants. */
+        start = len >= prec->nelm ? len - (prec->nelm - 1) : 0;
+        if (d->inst->log[which]) memcpy(dst, d->inst->log[which] + start, len - start);
+        iocmgrUnlock();
+        dst[len - start] = '\0';
+        prec->nord = (epicsUInt32)(len - start + 1);
+    } else {
+        iocmgrLock();
+        prec->nord = (epicsUInt32)iocmgrReadNames((char (*)[40])prec->bptr, prec->nelm,
+                                                  d->field == F_UNMANAGED);
+        iocmgrUnlock();
+    }
+    prec->udf = 0;
+    return 0;
+}
+
+/* ---- commands: bo and lso --------------------------------------------- */
+
+static void cmdDone(void *arg, int ok, const char *msg)
+{
+    dbCommon *prec = arg;
+    devPvt *d = prec->dpvt;
+    (void)msg;
+    d->ok = ok;
+    callbackRequestProcessCallback(&d->cb, priorityLow, prec);
+}
+
+static iocmgrCmdKind boKind(fieldId f)
+{
+    switch (f) {
+    case F_START: return IOCMGR_CMD_START;
+    case F_STOP: return IOCMGR_CMD_STOP;
+    case F_RESTART: return IOCMGR_CMD_RESTART;
+    case F_LOG_FETCH: return IOCMGR_CMD_LOG;
+    default: return IOCMGR_CMD_LOG_PREV;
+    }
+}
+
+static long initBo(boRecord *prec)
+{
+    long status = initCommon((dbCommon *)prec, &prec->out, "bo");
+    if (status) return status;
+    prec->val = 0;
+    return 2;
+}
+
+static long writeBo(boRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    char msg[600];
+    if (!d) return S_dev_NoInit;
+    if (prec->pact) {           /* the network thread answered */
+        prec->val = 0;
+        if (!d->ok) recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
+        return 0;
+    }
+    if (prec->val == 0) return 0;
+    prec->val = 0;              /* a command record returns to 0 */
+    if (d->field == F_REBOOT) {
+        if (iocmgrReboot(iocmgrCurrentWriter(), msg, sizeof msg) != 0)
+            recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
+        return 0;
+    }
+    if (iocmgrCommand(d->inst, boKind(d->field), NULL, iocmgrCurrentWriter(),
+                      cmdDone, prec, msg, sizeof msg) != 0) {
+        recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
+        return 0;
+    }
+    prec->pact = TRUE;
+    return 0;
+}
+
+static long initLso(lsoRecord *prec) { return initCommon((dbCommon *)prec, &prec->out, "lso"); }
+
+static long writeLso(lsoRecord *prec)
+{
+    devPvt *d = prec->dpvt;
+    char msg[600];
+    if (!d) return S_dev_NoInit;
+    if (prec->pact) {
+        if (!d->ok) recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
+        return 0;
+    }
+    if (iocmgrCommand(d->inst, IOCMGR_CMD_SET_IMAGE, prec->val, iocmgrCurrentWriter(),
+                      cmdDone, prec, msg, sizeof msg) != 0) {
+        recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
+        return 0;
+    }
+    prec->pact = TRUE;
+    return 0;
+}
+
+/* ---- ALIVE: the IOC itself answers over CA ------------------------------
+ * INP is a CA link to the instance's own <I>:UPTIME (the chart's liveness
+ * check). ALIVE is 1 while the link is connected and UPTIME keeps counting:
+ * a hung IOC whose CA server still answers stops counting. It alarms only
+ * when the pod is meant to run, so a stopped instance is quiet. */
+
+#define ALIVE_STALE_SECONDS 5
+
+typedef struct alivePvt {
+    iocmgrInst *inst;
+    epicsInt32 lastUptime;
+    time_t lastChange;
+} alivePvt;
+
+static long initBiAlive(biRecord *prec)
+{
+    alivePvt *a;
+    char base[PVNAME_STRINGSZ];
+    size_t n = strlen(prec->name);
+    const char *suffix = ":ALIVE";
+    size_t sl = strlen(suffix);
+    iocmgrInst *inst = NULL;
+
+    if (prec->inp.type != CA_LINK && prec->inp.type != PV_LINK && prec->inp.type != DB_LINK) {
+        recGblRecordError(S_db_badField, prec, "devBiIocmgrAlive (init_record) INP must be a link to <I>:UPTIME CA");
+        return S_db_badField;
+    }
+    if (n > sl && strcmp(prec->name + n - sl, suffix) == 0) {
+        /* The record is $(P)$(I):ALIVE: find the instance by its PV name. */
+        snprintf(base, sizeof base, "%.*s", (int)(n - sl), prec->name);
+        inst = iocmgrFindInstanceByPv(base);
+    }
+    if (!inst) {
+        recGblRecordError(S_db_badField, prec, "devBiIocmgrAlive (init_record) record name must be $(P)$(I):ALIVE of a managed instance");
+        return S_db_badField;
+    }
+    a = callocMustSucceed(1, sizeof *a, "devBiIocmgrAlive");
+    a->inst = inst;
+    prec->dpvt = a;
+    return 0;
+}
+
+static long readBiAlive(biRecord *prec)
+{
+    alivePvt *a = prec->dpvt;
+    epicsInt32 uptime = 0;
+    time_t now = time(NULL);
+    int alive = 0, wanted;
+    iocmgrView v;
+    int connected;
+
+    if (!a) return S_dev_NoInit;
+    if (dbIsLinkConnected(&prec->inp) && dbGetLink(&prec->inp, DBR_LONG, &uptime, NULL, NULL) == 0) {
+        if (uptime != a->lastUptime || a->lastChange == 0) {
+            a->lastUptime = uptime;
+            a->lastChange = now;
+        }
+        alive = now - a->lastChange <= ALIVE_STALE_SECONDS;
+    } else {
+        a->lastChange = 0;
+    }
+    iocmgrLock();
+    iocmgrReadView(a->inst, &v, &connected);
+    iocmgrUnlock();
+    wanted = v.running;
+    prec->val = alive;
+    prec->udf = 0;
+    if (!alive && wanted) recGblSetSevr(prec, STATE_ALARM, MAJOR_ALARM);
+    return 2;
+}
+
+/* ---- dsets ------------------------------------------------------------ */
+
+#define DSET(type, name, init, ioint, rw)                                    \
+    static struct { dset common; long (*rw_)(type##Record *); } name = {     \
+        { 5, NULL, NULL, (long (*)(dbCommon *))init, ioint }, rw };          \
+    epicsExportAddress(dset, name)
+
+DSET(bi, devBiIocmgr, initBi, getIoIntInfo, readBi);
+DSET(bi, devBiIocmgrAlive, initBiAlive, NULL, readBiAlive);
+DSET(mbbi, devMbbiIocmgr, initMbbi, getIoIntInfo, readMbbi);
+DSET(longin, devLonginIocmgr, initLongin, getIoIntInfo, readLongin);
+DSET(stringin, devStringinIocmgr, initStringin, getIoIntInfo, readStringin);
+DSET(lsi, devLsiIocmgr, initLsi, getIoIntInfo, readLsi);
+DSET(waveform, devWaveformIocmgr, initWaveform, getIoIntInfo, readWaveform);
+DSET(bo, devBoIocmgr, initBo, NULL, writeBo);
+DSET(lso, devLsoIocmgr, initLso, NULL, writeLso);

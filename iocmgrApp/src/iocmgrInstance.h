@@ -1,0 +1,77 @@
+/* iocmgrInstance.h - what an operator sees of one IOC instance, derived from
+ * the Kubernetes cache. No EPICS headers: unit-tested alone.
+ */
+#ifndef IOCMGR_INSTANCE_H
+#define IOCMGR_INSTANCE_H
+
+#include <stddef.h>
+#include "k8sObject.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Order is the STATUS mbbi's state order (ZRST..EIST); keep them in step. */
+typedef enum {
+    IOCMGR_UNKNOWN = 0,
+    IOCMGR_RUNNING,
+    IOCMGR_STARTING,
+    IOCMGR_STOPPED,
+    IOCMGR_PENDING,
+    IOCMGR_CRASHLOOP,
+    IOCMGR_FAILED,
+    IOCMGR_TERMINATING,
+    IOCMGR_ABSENT
+} iocmgrStatus;
+
+/* Same values as EPICS' epicsAlarmSeverity, without its header. */
+typedef enum {
+    IOCMGR_SEV_NONE = 0,
+    IOCMGR_SEV_MINOR,
+    IOCMGR_SEV_MAJOR,
+    IOCMGR_SEV_INVALID
+} iocmgrSeverity;
+
+/* Sizes follow the records that show them: stringin holds 40 bytes. */
+typedef struct iocmgrView {
+    iocmgrStatus status;
+    iocmgrSeverity severity;
+    int running, ready, enabled;
+    int restarts, lastExit;
+    long long startedEpoch;           /* 0: not running */
+    long long pendingSince;           /* epoch seconds the instance became not-ready-but-wanted; 0 otherwise */
+    char image[512];
+    char version[40];
+    char desc[40];
+    char lastReason[40];
+    char started[40];
+    char pod[40], node[40], ip[40];
+    char podUid[64];
+    char message[512];
+} iocmgrView;
+
+extern const char *const iocmgrStatusNames[];
+
+/* Derive what the records show for one instance.
+ * inst: NULL when the instance is not in the cluster (expected but absent).
+ * pods/npods: the instance's pods from the cache.
+ * event: latest Warning event message for the instance or its pod, or NULL.
+ * now: epoch seconds; pendingGrace: seconds a wanted instance may stay
+ * Pending/Starting before that is a MAJOR alarm.
+ * Always fills *out.
+ */
+void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
+                  const char *event, long long now, double pendingGrace,
+                  iocmgrView *out);
+
+/* The view shown while the API is unreachable: status Unknown, INVALID, and
+ * every value kept only so that nothing shows as good. */
+void iocmgrDeriveDisconnected(iocmgrView *view, const char *why);
+
+/* 1 when the instance's status counts as a fault for FAULT_COUNT. */
+int iocmgrIsFault(const iocmgrView *view);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,736 @@
+/* iocmgrManager.c - the manager: owns the Kubernetes client, the table of
+ * managed instances and what their records show.
+ *
+ * Values flow one way: the network thread's callbacks re-derive an
+ * instance's view from the cache, store it under the lock, then
+ * scanIoRequest() so the I/O Intr records read it. Nothing here waits on the
+ * network from a record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <time.h>
+
+#include <asTrapWrite.h>
+#include <cantProceed.h>
+#include <dbAccess.h>
+#include <dbScan.h>
+#include <epicsExit.h>
+#include <epicsMutex.h>
+#include <epicsString.h>
+#include <epicsThread.h>
+#include <errlog.h>
+#include <initHooks.h>
+#include <macLib.h>
+#include <epicsExport.h>
+
+#include "k8sClient.h"
+#include "iocmgrExpected.h"
+#include "iocmgrManager.h"
+
+static const char *driverName = "iocmgr";
+
+int iocmgrDebug = 0;
+epicsExportAddress(int, iocmgrDebug);
+
+#define MAX_PODS 8
+
+typedef struct nameList {
+    char **names;
+    size_t count, cap;
+} nameList;
+
+static struct {
+    epicsMutexId lock;
+    /* configuration, fixed before iocInit */
+    char *kubeconfig, *context, *namespace_, *selector;
+    nameList expected;
+    double pendingGrace;
+    int readOnly;
+    k8sClient *client;
+    char prefix[64];
+    /* the table, fixed at iocmgrLoadInstances(); sorted by name */
+    iocmgrInst **insts;
+    size_t ninst;
+    IOSCANPVT scan;
+    /* under lock */
+    int connected;
+    int runningCount, faultCount;
+    char lastError[512];
+    nameList unmanaged;
+    /* lifetime */
+    epicsThreadId ticker;
+    volatile int stopping;
+    epicsThreadPrivateId writer;
+} mgr;
+
+static epicsThreadOnceId onceId = EPICS_THREAD_ONCE_INIT;
+
+static void onceInit(void *arg)
+{
+    (void)arg;
+    mgr.lock = epicsMutexMustCreate();
+    scanIoInit(&mgr.scan);
+    mgr.pendingGrace = 60.0;
+    mgr.writer = epicsThreadPrivateCreate();
+}
+
+static void ensureInit(void)
+{
+    epicsThreadOnce(&onceId, onceInit, NULL);
+}
+
+void iocmgrLock(void) { epicsMutexMustLock(mgr.lock); }
+void iocmgrUnlock(void) { epicsMutexUnlock(mgr.lock); }
+IOSCANPVT iocmgrManagerScan(void) { ensureInit(); return mgr.scan; }
+
+static char *dupOrNull(const char *s)
+{
+    return (s && s[0]) ? epicsStrDup(s) : NULL;
+}
+
+static int listHas(const nameList *l, const char *name)
+{
+    size_t i;
+    for (i = 0; i < l->count; i++)
+        if (strcmp(l->names[i], name) == 0) return 1;
+    return 0;
+}
+
+static void listAdd(nameList *l, const char *name)
+{
+    if (listHas(l, name)) return;
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->names = realloc(l->names, l->cap * sizeof *l->names);
+        if (!l->names) cantProceed("iocmgr: out of memory");
+    }
+    l->names[l->count++] = epicsStrDup(name);
+}
+
+static int listRemove(nameList *l, const char *name)
+{
+    size_t i;
+    for (i = 0; i < l->count; i++) {
+        if (strcmp(l->names[i], name) == 0) {
+            free(l->names[i]);
+            l->names[i] = l->names[--l->count];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void setLastError(const char *msg)
+{
+    epicsMutexMustLock(mgr.lock);
+    snprintf(mgr.lastError, sizeof mgr.lastError, "%s", msg);
+    epicsMutexUnlock(mgr.lock);
+    scanIoRequest(mgr.scan);
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int beforeLoad(const char *what)
+{
+    ensureInit();
+    if (mgr.client || interruptAccept) {
+        errlogPrintf("%s: %s must come before iocmgrLoadInstances and iocInit\n", driverName, what);
+        return -1;
+    }
+    return 0;
+}
+
+int iocmgrConfigure(const char *kubeconfig, const char *context, const char *namespace_)
+{
+    if (beforeLoad("iocmgrConfigure")) return -1;
+    free(mgr.kubeconfig); free(mgr.context); free(mgr.namespace_);
+    mgr.kubeconfig = dupOrNull(kubeconfig);
+    mgr.context = dupOrNull(context);
+    mgr.namespace_ = dupOrNull(namespace_);
+    return 0;
+}
+
+int iocmgrSetSelector(const char *selectors)
+{
+    if (beforeLoad("iocmgrSetSelector")) return -1;
+    free(mgr.selector);
+    mgr.selector = dupOrNull(selectors);
+    return 0;
+}
+
+int iocmgrExpect(const char *name)
+{
+    if (beforeLoad("iocmgrExpect")) return -1;
+    if (iocmgrValidName(name) != 0) {
+        errlogPrintf("%s: iocmgrExpect: '%s' is not a Kubernetes object name (lower case letters, digits, '-')\n",
+                     driverName, name ? name : "");
+        return -1;
+    }
+    listAdd(&mgr.expected, name);
+    return 0;
+}
+
+static int addExpected(void *arg, const char *name)
+{
+    (void)arg;
+    listAdd(&mgr.expected, name);
+    return 0;
+}
+
+int iocmgrExpectFile(const char *path)
+{
+    char err[512];
+    if (beforeLoad("iocmgrExpectFile")) return -1;
+    if (iocmgrExpectedRead(path, addExpected, NULL, err, sizeof err) != 0) {
+        errlogPrintf("%s: iocmgrExpectFile: %s\n", driverName, err);
+        return -1;
+    }
+    return 0;
+}
+
+void iocmgrSetReadOnly(int readOnly)
+{
+    ensureInit();
+    epicsMutexMustLock(mgr.lock);
+    mgr.readOnly = readOnly != 0;
+    epicsMutexUnlock(mgr.lock);
+    errlogPrintf("%s: read-only mode %s\n", driverName, readOnly ? "on: every command is refused" : "off");
+    scanIoRequest(mgr.scan);
+}
+
+void iocmgrSetPendingGrace(double seconds)
+{
+    ensureInit();
+    mgr.pendingGrace = seconds;
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+static int byName(const void *a, const void *b)
+{
+    return strcmp((*(iocmgrInst *const *)a)->name, (*(iocmgrInst *const *)b)->name);
+}
+
+iocmgrInst *iocmgrFindInstance(const char *name)
+{
+    iocmgrInst key, *pkey = &key, **found;
+    if (!mgr.insts || !name) return NULL;
+    snprintf(key.name, sizeof key.name, "%s", name);
+    found = bsearch(&pkey, mgr.insts, mgr.ninst, sizeof *mgr.insts, byName);
+    return found ? *found : NULL;
+}
+
+iocmgrInst *iocmgrFindInstanceByPv(const char *pvBase)
+{
+    size_t i, pl = strlen(mgr.prefix);
+    if (strncmp(pvBase, mgr.prefix, pl) != 0) return NULL;
+    for (i = 0; i < mgr.ninst; i++)
+        if (strcmp(mgr.insts[i]->pvName, pvBase + pl) == 0) return mgr.insts[i];
+    return NULL;
+}
+
+size_t iocmgrInstanceCount(void) { return mgr.ninst; }
+const char *iocmgrPrefix(void) { return mgr.prefix; }
+iocmgrInst *iocmgrInstanceAt(size_t index) { return index < mgr.ninst ? mgr.insts[index] : NULL; }
+
+/* Counts follow derived views only: the placeholder shown before the first
+ * derivation is never counted. */
+static void countView(iocmgrInst *inst, int sign)
+{
+    const iocmgrView *v = &inst->view;
+    if (sign < 0 && !inst->counted) return;
+    inst->counted = sign > 0;
+    if (v->status == IOCMGR_RUNNING) mgr.runningCount += sign;
+    if (iocmgrIsFault(v)) mgr.faultCount += sign;
+}
+
+/* Re-derive one instance from the cache; called on the network thread or
+ * the ticker, never from a record. */
+static void refresh(iocmgrInst *inst)
+{
+    k8sInstance ki;
+    k8sPod pods[MAX_PODS];
+    size_t npods = 0;
+    char event[512] = "";
+    iocmgrView view;
+    int have;
+
+    have = k8sClientGetInstance(mgr.client, inst->name, &ki) == 0;
+    if (have) {
+        k8sClientGetPods(mgr.client, inst->name, pods, MAX_PODS, &npods);
+        if (k8sClientLatestEvent(mgr.client, inst->name, event, sizeof event) != 0 && npods > 0)
+            k8sClientLatestEvent(mgr.client, pods[0].name, event, sizeof event);
+    }
+    iocmgrDerive(have ? &ki : NULL, pods, npods, event, (long long)time(NULL),
+                 mgr.pendingGrace, &view);
+
+    epicsMutexMustLock(mgr.lock);
+    countView(inst, -1);
+    inst->view = view;
+    countView(inst, +1);
+    epicsMutexUnlock(mgr.lock);
+    if (iocmgrDebug)
+        errlogPrintf("%s: %s -> %s (%s)\n", driverName, inst->name,
+                     iocmgrStatusNames[view.status], view.message);
+    scanIoRequest(inst->scan);
+    scanIoRequest(mgr.scan);
+}
+
+static void refreshAll(void)
+{
+    size_t i;
+    for (i = 0; i < mgr.ninst; i++) refresh(mgr.insts[i]);
+}
+
+static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
+{
+    iocmgrInst *inst = iocmgrFindInstance(ki->name);
+    (void)arg;
+    if (inst) {
+        refresh(inst);
+        return;
+    }
+    /* Records exist only for what was known at boot; REBOOT picks this up. */
+    epicsMutexMustLock(mgr.lock);
+    if (change == K8S_DELETED) listRemove(&mgr.unmanaged, ki->name);
+    else if (!listHas(&mgr.unmanaged, ki->name)) {
+        listAdd(&mgr.unmanaged, ki->name);
+        errlogPrintf("%s: instance %s appeared after boot: listed in UNMANAGED; write REBOOT to manage it\n",
+                     driverName, ki->name);
+    }
+    epicsMutexUnlock(mgr.lock);
+    scanIoRequest(mgr.scan);
+}
+
+static void onPod(void *arg, k8sChange change, const k8sPod *pod)
+{
+    iocmgrInst *inst = iocmgrFindInstance(pod->ownerName);
+    (void)arg; (void)change;
+    if (inst) refresh(inst);
+}
+
+static void onSync(void *arg, int connected, const char *message)
+{
+    size_t i;
+    (void)arg;
+    epicsMutexMustLock(mgr.lock);
+    if (mgr.connected != connected)
+        errlogPrintf("%s: Kubernetes API %s%s%s\n", driverName,
+                     connected ? "connected, cache consistent" : "unreachable",
+                     message && message[0] ? ": " : "", message ? message : "");
+    mgr.connected = connected;
+    if (!connected && message && message[0])
+        snprintf(mgr.lastError, sizeof mgr.lastError, "%s", message);
+    epicsMutexUnlock(mgr.lock);
+    if (connected) refreshAll();
+    for (i = 0; i < mgr.ninst; i++) scanIoRequest(mgr.insts[i]->scan);
+    scanIoRequest(mgr.scan);
+}
+
+static void k8sLogger(int level, const char *msg)
+{
+    if (level <= 1 || iocmgrDebug) errlogPrintf("%s: k8s: %s\n", driverName, msg);
+}
+
+static int createClient(void)
+{
+    k8sClientOptions opt;
+    k8sClientCallbacks cb;
+    char err[512];
+
+    memset(&opt, 0, sizeof opt);
+    memset(&cb, 0, sizeof cb);
+    opt.kubeconfig = mgr.kubeconfig;
+    opt.context = mgr.context;
+    opt.namespace_ = mgr.namespace_;
+    opt.labelSelectors = mgr.selector;
+    cb.instanceChanged = onInstance;
+    cb.podChanged = onPod;
+    cb.syncChanged = onSync;
+    k8sSetLogger(k8sLogger);
+    if (k8sClientCreate(&opt, &cb, &mgr.client, err, sizeof err) != 0) {
+        errlogPrintf("%s: Kubernetes configuration: %s\n", driverName, err);
+        setLastError(err);
+        return -1;
+    }
+    errlogPrintf("%s: Kubernetes API %s, namespace %s\n", driverName,
+                 k8sClientServer(mgr.client), k8sClientNamespace(mgr.client));
+    return 0;
+}
+
+static void pvNameOf(const char *name, char *out, size_t len)
+{
+    size_t i;
+    for (i = 0; name[i] && i + 1 < len; i++) out[i] = (char)toupper((unsigned char)name[i]);
+    out[i] = '\0';
+}
+
+static iocmgrInst *newInstance(const char *name, int expected)
+{
+    iocmgrInst *inst = callocMustSucceed(1, sizeof *inst, "iocmgr instance");
+    snprintf(inst->name, sizeof inst->name, "%s", name);
+    pvNameOf(name, inst->pvName, sizeof inst->pvName);
+    inst->expected = expected;
+    scanIoInit(&inst->scan);
+    iocmgrDeriveDisconnected(&inst->view, "not yet connected");
+    return inst;
+}
+
+static void initHook(initHookState state);
+static void atExit(void *arg);
+
+int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extraMacros,
+                        double timeout)
+{
+    k8sInstance *list = NULL;
+    size_t n = 0, i;
+    nameList names = { NULL, 0, 0 };
+    char err[512];
+
+    ensureInit();
+    if (interruptAccept || mgr.insts) {
+        errlogPrintf("%s: iocmgrLoadInstances runs once, before iocInit\n", driverName);
+        return -1;
+    }
+    if (!prefix || !templ || !templ[0]) {
+        errlogPrintf("%s: usage: iocmgrLoadInstances(prefix, template, [macros], [timeout])\n", driverName);
+        return -1;
+    }
+    if (timeout <= 0) timeout = 10.0;
+    snprintf(mgr.prefix, sizeof mgr.prefix, "%s", prefix);
+    if (!mgr.client && createClient() == 0) {
+        if (k8sClientListInstances(mgr.client, timeout, &list, &n, err, sizeof err) != 0) {
+            errlogPrintf("%s: listing instances failed: %s; loading only the %zu expected instance(s), "
+                         "the watch will keep trying\n", driverName, err, mgr.expected.count);
+            setLastError(err);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (iocmgrValidName(list[i].name) == 0) listAdd(&names, list[i].name);
+        else errlogPrintf("%s: skipping instance '%s': not a usable name\n", driverName, list[i].name);
+    }
+    for (i = 0; i < mgr.expected.count; i++) listAdd(&names, mgr.expected.names[i]);
+
+    mgr.insts = callocMustSucceed(names.count ? names.count : 1, sizeof *mgr.insts, "iocmgr table");
+    for (i = 0; i < names.count; i++)
+        mgr.insts[i] = newInstance(names.names[i], listHas(&mgr.expected, names.names[i]));
+    mgr.ninst = names.count;
+    for (i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < names.count; j++) {
+            if (strcmp(mgr.insts[j]->name, list[i].name) == 0) {
+                snprintf(mgr.insts[j]->domain, sizeof mgr.insts[j]->domain, "%s",
+                         list[i].labelDomain[0] ? list[i].labelDomain : list[i].labelLocation);
+                break;
+            }
+        }
+    }
+    free(list);
+    qsort(mgr.insts, mgr.ninst, sizeof *mgr.insts, byName);
+
+    for (i = 0; i < mgr.ninst; i++) {
+        iocmgrInst *inst = mgr.insts[i];
+        char macros[1024];
+        if (strlen(prefix) + strlen(inst->pvName) + 12 > 60)
+            errlogPrintf("%s: warning: PV names for %s exceed EPICS' 60 characters with prefix %s\n",
+                         driverName, inst->name, prefix);
+        if (strlen(inst->name) > 39)
+            errlogPrintf("%s: warning: %s is longer than a NAMES entry (39 characters)\n",
+                         driverName, inst->name);
+        snprintf(macros, sizeof macros, "P=%s,I=%s,NAME=%s%s%s", prefix, inst->pvName, inst->name,
+                 extraMacros && extraMacros[0] ? "," : "", extraMacros ? extraMacros : "");
+        if (dbLoadRecords(templ, macros) != 0) {
+            errlogPrintf("%s: dbLoadRecords(%s, %s) failed\n", driverName, templ, macros);
+            return -1;
+        }
+        free(names.names[i]);
+    }
+    free(names.names);
+    errlogPrintf("%s: managing %zu instance(s)\n", driverName, mgr.ninst);
+    initHookRegister(initHook);
+    return 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected)
+{
+    *out = inst->view;
+    *connected = mgr.connected;
+    if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.lastError);
+}
+
+void iocmgrReadSummary(iocmgrSummary *out)
+{
+    memset(out, 0, sizeof *out);
+    out->connected = mgr.connected;
+    out->readOnly = mgr.readOnly;
+    out->count = (int)mgr.ninst;
+    out->runningCount = mgr.runningCount;
+    out->faultCount = mgr.faultCount;
+    if (mgr.client) {
+        snprintf(out->namespace_, sizeof out->namespace_, "%s", k8sClientNamespace(mgr.client));
+        snprintf(out->apiUrl, sizeof out->apiUrl, "%s", k8sClientServer(mgr.client));
+    }
+    snprintf(out->lastError, sizeof out->lastError, "%s", mgr.lastError);
+}
+
+size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged)
+{
+    size_t i, n = unmanaged ? mgr.unmanaged.count : mgr.ninst;
+    if (n > max) n = max;
+    for (i = 0; i < n; i++)
+        snprintf(out[i], 40, "%s", unmanaged ? mgr.unmanaged.names[i] : mgr.insts[i]->name);
+    return n;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+typedef struct cmdCtx {
+    iocmgrInst *inst;
+    iocmgrCmdKind kind;
+    char who[128];
+    char image[512];
+    iocmgrCmdDone done;
+    void *doneArg;
+} cmdCtx;
+
+static const char *cmdName(iocmgrCmdKind kind)
+{
+    switch (kind) {
+    case IOCMGR_CMD_START: return "START";
+    case IOCMGR_CMD_STOP: return "STOP";
+    case IOCMGR_CMD_RESTART: return "RESTART";
+    case IOCMGR_CMD_SET_IMAGE: return "IMAGE_SP";
+    case IOCMGR_CMD_LOG: return "LOG_FETCH";
+    case IOCMGR_CMD_LOG_PREV: return "LOG_PREV_FETCH";
+    }
+    return "?";
+}
+
+static void setFeedback(iocmgrInst *inst, int busy, int stat, const char *msg)
+{
+    epicsMutexMustLock(mgr.lock);
+    inst->busy = busy;
+    inst->cmdStat = stat;
+    snprintf(inst->cmdMsg, sizeof inst->cmdMsg, "%s", msg);
+    epicsMutexUnlock(mgr.lock);
+    scanIoRequest(inst->scan);
+}
+
+static void storeLog(iocmgrInst *inst, int which, const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) return;
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    epicsMutexMustLock(mgr.lock);
+    free(inst->log[which]);
+    inst->log[which] = copy;
+    inst->logLen[which] = len;
+    epicsMutexUnlock(mgr.lock);
+}
+
+static void cmdFinished(void *arg, const k8sResult *res)
+{
+    cmdCtx *ctx = arg;
+    iocmgrInst *inst = ctx->inst;
+    char msg[1100];
+
+    if (!res->ok) {
+        if (res->httpStatus)
+            snprintf(msg, sizeof msg, "%s failed: HTTP %ld: %s", cmdName(ctx->kind), res->httpStatus, res->message);
+        else
+            snprintf(msg, sizeof msg, "%s failed: %s", cmdName(ctx->kind), res->message);
+    } else {
+        switch (ctx->kind) {
+        case IOCMGR_CMD_START: snprintf(msg, sizeof msg, "start requested: scaled to 1 replica"); break;
+        case IOCMGR_CMD_STOP: snprintf(msg, sizeof msg, "stop requested: scaled to 0 replicas"); break;
+        case IOCMGR_CMD_RESTART: snprintf(msg, sizeof msg, "restart requested: pod deleted, it is recreated"); break;
+        case IOCMGR_CMD_SET_IMAGE: snprintf(msg, sizeof msg, "image set to %s: the pod is rolled", ctx->image); break;
+        case IOCMGR_CMD_LOG:
+        case IOCMGR_CMD_LOG_PREV:
+            storeLog(inst, ctx->kind == IOCMGR_CMD_LOG_PREV, res->body ? res->body : "", res->body ? res->bodyLen : 0);
+            snprintf(msg, sizeof msg, "%s log read: %zu bytes",
+                     ctx->kind == IOCMGR_CMD_LOG_PREV ? "previous container's" : "console", res->bodyLen);
+            break;
+        }
+    }
+    errlogPrintf("%s: %s %s by %s: %s\n", driverName, cmdName(ctx->kind), inst->name, ctx->who, msg);
+    setFeedback(inst, 0, res->ok ? IOCMGR_CMDSTAT_OK : IOCMGR_CMDSTAT_ERROR, msg);
+    ctx->done(ctx->doneArg, res->ok, msg);
+    free(ctx);
+}
+
+static int refuse(iocmgrInst *inst, const char *what, const char *who, char *msg, size_t len)
+{
+    errlogPrintf("%s: %s %s by %s refused: %s\n", driverName, what, inst->name, who, msg);
+    setFeedback(inst, inst->busy, IOCMGR_CMDSTAT_ERROR, msg);
+    (void)len;
+    return -1;
+}
+
+int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const char *who,
+                  iocmgrCmdDone done, void *doneArg, char *msg, size_t len)
+{
+    const char *what = cmdName(kind);
+    int readOnly, connected, busy, rc;
+    char pod[64], err[512];
+    cmdCtx *ctx;
+
+    epicsMutexMustLock(mgr.lock);
+    readOnly = mgr.readOnly;
+    connected = mgr.connected;
+    busy = inst->busy;
+    snprintf(pod, sizeof pod, "%s", inst->view.pod);
+    if (!readOnly && connected && !busy) inst->busy = 1;
+    epicsMutexUnlock(mgr.lock);
+
+    if (readOnly && kind != IOCMGR_CMD_LOG && kind != IOCMGR_CMD_LOG_PREV) {
+        snprintf(msg, len, "%s refused: the manager is read-only", what);
+        return refuse(inst, what, who, msg, len);
+    }
+    if (!connected) {
+        snprintf(msg, len, "%s refused: Kubernetes API unreachable, nothing sent (%s)", what, mgr.lastError);
+        return refuse(inst, what, who, msg, len);
+    }
+    if (busy) {
+        snprintf(msg, len, "%s refused: a command is already in flight for %s", what, inst->name);
+        return refuse(inst, what, who, msg, len);
+    }
+    if (readOnly) { /* a log read in read-only mode */
+        epicsMutexMustLock(mgr.lock);
+        inst->busy = 1;
+        epicsMutexUnlock(mgr.lock);
+    }
+    if ((kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV) && !pod[0]) {
+        snprintf(msg, len, "%s refused: %s has no pod", what, inst->name);
+        epicsMutexMustLock(mgr.lock);
+        inst->busy = 0;
+        epicsMutexUnlock(mgr.lock);
+        return refuse(inst, what, who, msg, len);
+    }
+
+    ctx = callocMustSucceed(1, sizeof *ctx, "iocmgr command");
+    ctx->inst = inst;
+    ctx->kind = kind;
+    ctx->done = done;
+    ctx->doneArg = doneArg;
+    snprintf(ctx->who, sizeof ctx->who, "%s", who);
+    snprintf(ctx->image, sizeof ctx->image, "%s", arg ? arg : "");
+    err[0] = '\0';
+    switch (kind) {
+    case IOCMGR_CMD_START: rc = k8sClientScale(mgr.client, inst->name, 1, cmdFinished, ctx, err, sizeof err); break;
+    case IOCMGR_CMD_STOP: rc = k8sClientScale(mgr.client, inst->name, 0, cmdFinished, ctx, err, sizeof err); break;
+    case IOCMGR_CMD_RESTART: rc = k8sClientRestart(mgr.client, inst->name, cmdFinished, ctx, err, sizeof err); break;
+    case IOCMGR_CMD_SET_IMAGE: rc = k8sClientSetImage(mgr.client, inst->name, ctx->image, cmdFinished, ctx, err, sizeof err); break;
+    case IOCMGR_CMD_LOG: rc = k8sClientGetLog(mgr.client, pod, 500, 0, cmdFinished, ctx, err, sizeof err); break;
+    default: rc = k8sClientGetLog(mgr.client, pod, 500, 1, cmdFinished, ctx, err, sizeof err); break;
+    }
+    if (rc != 0) {
+        free(ctx);
+        snprintf(msg, len, "%s refused: %s", what, err);
+        epicsMutexMustLock(mgr.lock);
+        inst->busy = 0;
+        epicsMutexUnlock(mgr.lock);
+        return refuse(inst, what, who, msg, len);
+    }
+    snprintf(msg, len, "%s sent by %s", what, who);
+    errlogPrintf("%s: %s %s%s%s requested by %s\n", driverName, what, inst->name,
+                 kind == IOCMGR_CMD_SET_IMAGE ? " to " : "", kind == IOCMGR_CMD_SET_IMAGE ? ctx->image : "", who);
+    setFeedback(inst, 1, IOCMGR_CMDSTAT_IDLE, msg);
+    return 0;
+}
+
+int iocmgrReboot(const char *who, char *msg, size_t len)
+{
+    if (mgr.readOnly) {
+        snprintf(msg, len, "REBOOT refused: the manager is read-only");
+        errlogPrintf("%s: REBOOT by %s refused: read-only\n", driverName, who);
+        setLastError(msg);
+        return -1;
+    }
+    snprintf(msg, len, "REBOOT by %s: exiting so that Kubernetes restarts the manager", who);
+    errlogPrintf("%s: %s\n", driverName, msg);
+    setLastError(msg);
+    epicsExitLater(0);
+    return 0;
+}
+
+/* ---- who writes ------------------------------------------------------- */
+
+static void trapWrite(asTrapWriteMessage *m, int after)
+{
+    if (after) {
+        char *who = epicsThreadPrivateGet(mgr.writer);
+        epicsThreadPrivateSet(mgr.writer, NULL);
+        free(who);
+    } else {
+        char *who = malloc(256);
+        if (!who) return;
+        snprintf(who, 256, "%s@%s", m->userid ? m->userid : "?", m->hostid ? m->hostid : "?");
+        free(epicsThreadPrivateGet(mgr.writer));
+        epicsThreadPrivateSet(mgr.writer, who);
+    }
+}
+
+const char *iocmgrCurrentWriter(void)
+{
+    const char *who;
+    ensureInit();
+    who = epicsThreadPrivateGet(mgr.writer);
+    return who ? who : "local (not through CA access security)";
+}
+
+/* ---- lifetime --------------------------------------------------------- */
+
+/* Pending and Starting turn MAJOR after the grace period with no new event,
+ * so time alone must re-derive them. This reads the cache, not the API. */
+static void tickerMain(void *arg)
+{
+    (void)arg;
+    while (!mgr.stopping) {
+        long long now = (long long)time(NULL);
+        size_t i;
+        for (i = 0; i < mgr.ninst && !mgr.stopping; i++) {
+            iocmgrInst *inst = mgr.insts[i];
+            int due;
+            epicsMutexMustLock(mgr.lock);
+            due = inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
+                  && (double)(now - inst->view.pendingSince) > mgr.pendingGrace;
+            epicsMutexUnlock(mgr.lock);
+            if (due) refresh(inst);
+        }
+        epicsThreadSleep(1.0);
+    }
+}
+
+static void initHook(initHookState state)
+{
+    char err[512];
+    if (state == initHookAtBeginning) {
+        asTrapWriteRegisterListener(trapWrite);
+        return;
+    }
+    if (state != initHookAfterIocRunning || !mgr.client) return;
+    if (k8sClientStart(mgr.client, err, sizeof err) != 0) {
+        errlogPrintf("%s: cannot start the watch: %s\n", driverName, err);
+        setLastError(err);
+        return;
+    }
+    epicsThreadOpts opts = EPICS_THREAD_OPTS_INIT;
+    opts.joinable = 1;
+    opts.stackSize = epicsThreadGetStackSize(epicsThreadStackBig);
+    mgr.ticker = epicsThreadCreateOpt("iocmgrTicker", tickerMain, NULL, &opts);
+    epicsAtExit(atExit, NULL);
+}
+
+static void atExit(void *arg)
+{
+    (void)arg;
+    mgr.stopping = 1;
+    if (mgr.client) k8sClientStop(mgr.client);
+    if (mgr.ticker) epicsThreadMustJoin(mgr.ticker);
+}

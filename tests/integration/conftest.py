@@ -1,0 +1,52 @@
+"""Fixtures shared by the integration tests: the local control plane's
+environment and one iocmgr IOC booted against its demo beamline."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from iocmgrtest import CACHE, TOP, run_ioc
+
+NAMESPACE = os.environ.get("IOCMGR_NAMESPACE", "bl46p-iocs")
+
+
+class Cluster:
+    def __init__(self, run_dir):
+        self.dir = Path(run_dir)
+        out = subprocess.run(["bash", "-c", f". '{self.dir}/env' && env -0"],
+                             capture_output=True, text=True, check=True).stdout
+        self.env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+        self.kubeconfig = self.env["KUBECONFIG"]
+
+    def kubectl(self, *args, check=True, kubeconfig=None, timeout=60):
+        r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig or self.kubeconfig, *args],
+                           env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)}: {r.stderr}")
+        return r.stdout.strip()
+
+    def jsonpath(self, kind, name, path):
+        return self.kubectl("-n", NAMESPACE, "get", kind, name, "-o", f"jsonpath={path}")
+
+    def apiserver(self, action):
+        subprocess.run([str(TOP / "tests/cluster/apiserver.sh"), action], env={**os.environ},
+                       check=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    run_dir = os.environ.get("IOCMGR_CLUSTER_DIR", str(CACHE / "cluster-run"))
+    if not Path(run_dir, "env").exists():
+        pytest.fail(f"no local control plane in {run_dir}: run tests/cluster/up.sh and demo.sh "
+                    "(make test does)")
+    return Cluster(run_dir)
+
+
+@pytest.fixture(scope="session")
+def ioc(cluster, tmp_path_factory):
+    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+           "IOCMGR_PENDING_GRACE": "3"}
+    with run_ioc(tmp_path_factory.mktemp("ioc"), env) as booted:
+        booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
+        yield booted

@@ -1,0 +1,131 @@
+"""iocmgr against the local control plane with the demo beamline, through
+the real CA clients: what operators see and what their commands do."""
+import time
+
+import pytest
+
+from conftest import NAMESPACE
+
+RUNNING = "bl46p-ea-ioc-01"
+
+
+def test_boot_lists_the_demo_beamline(ioc):
+    assert ioc.get("NAMESPACE") == NAMESPACE
+    names = ioc.get("NAMES").split()
+    for name in ("bl46p-ea-ioc-01", "bl46p-mo-ioc-01", "bl46p-di-dcam-01", "bl46p-ea-ioc-02",
+                 "bl46p-ea-ioc-03", "bl46p-ea-ioc-04", "bl46p-va-ioc-01"):
+        assert name in names
+    assert int(ioc.get("COUNT")) == len(names) - 1   # caget -t prints the count first
+
+
+def test_running_instance_shows_where_and_what(ioc):
+    i = RUNNING
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+    assert ioc.get("STATUS.SEVR", i) == "NO_ALARM"
+    assert ioc.get("RUNNING", i) == "Yes"
+    assert ioc.get("READY", i) == "Yes"
+    assert ioc.get("ENABLED", i) == "Enabled"
+    assert ioc.get("IMAGE", i, string=True).startswith("ghcr.io/epics-containers/")
+    assert ioc.get("VERSION", i)
+    assert ioc.get("DESC", i) == "Simulated-area-detector"
+    assert ioc.get("POD", i) == f"{i}-0"
+    assert ioc.get("NODE", i)
+
+
+def test_older_charts_are_managed(ioc):
+    # is_ioc label on a StatefulSet, and a Deployment from the oldest charts
+    for i in ("bl46p-di-dcam-01", "bl46p-va-ioc-01"):
+        ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+
+
+def test_stopped_instance_is_stopped_without_alarm(ioc):
+    i = "bl46p-ea-ioc-02"
+    assert ioc.get("STATUS", i) == "Stopped"
+    assert ioc.get("STATUS.SEVR", i) == "NO_ALARM"
+    assert ioc.get("ENABLED", i) == "Disabled"
+
+
+def test_pending_instance_shows_the_scheduler_message_and_goes_major(ioc):
+    i = "bl46p-ea-ioc-03"
+    value, sevr = ioc.ca.wait_value(ioc.pv("STATUS", i), lambda v, s: v == "Pending" and s == "MAJOR",
+                                    timeout=30)
+    message = ioc.get("MESSAGE", i, string=True)
+    assert "Unschedulable" in message and "node" in message, message
+
+
+def test_crash_loop_is_major_with_reason(ioc):
+    i = "bl46p-ea-ioc-04"
+    ioc.ca.wait_value(ioc.pv("STATUS", i), lambda v, s: v == "CrashLoop" and s == "MAJOR", timeout=60)
+    assert int(ioc.get("RESTARTS", i)) > 0
+    assert ioc.get("LAST_EXIT", i) != "0"
+    assert "CrashLoopBackOff" in ioc.get("MESSAGE", i, string=True)
+    assert int(ioc.get("FAULT_COUNT")) >= 2
+
+
+def test_restart_goes_through_terminating_and_gives_a_new_pod(ioc, cluster):
+    i = RUNNING
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+    before = cluster.jsonpath("pod", f"{i}-0", "{.metadata.uid}")
+    with ioc.ca.monitor(ioc.pv("STATUS", i)) as mon:
+        r = ioc.ca.put(ioc.pv("RESTART", i), 1)
+        assert r.returncode == 0, r.stderr
+        mon.wait(lambda v, s: v in ("Terminating", "Starting"), timeout=30)
+        mon.wait("Running", timeout=60)
+    after = cluster.jsonpath("pod", f"{i}-0", "{.metadata.uid}")
+    assert after and after != before
+    assert ioc.get("RESTART", i) == "Idle"
+    assert ioc.get("CMD_STAT", i) == "OK"
+    assert "restart requested" in ioc.get("CMD_MSG", i, string=True)
+    assert "RESTART " + i in ioc.logtext() and "root@" in ioc.logtext()
+
+
+def test_stop_then_start(ioc, cluster):
+    i = "bl46p-mo-ioc-01"
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+    assert ioc.ca.put(ioc.pv("STOP", i), 1).returncode == 0
+    value, sevr = ioc.ca.wait_value(ioc.pv("STATUS", i), "Stopped", timeout=60)
+    assert sevr == "NO_ALARM"
+    assert cluster.jsonpath("statefulset", i, "{.spec.replicas}") == "0"
+    assert ioc.ca.put(ioc.pv("START", i), 1).returncode == 0
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=60)
+    assert cluster.jsonpath("statefulset", i, "{.spec.replicas}") == "1"
+
+
+def test_image_set_rolls_the_pod_and_bad_reference_is_refused(ioc, cluster):
+    i = "bl46p-di-dcam-01"
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+    old = ioc.get("IMAGE", i, string=True)
+    new = "ghcr.io/epics-containers/ioc-adaravis-runtime:2024.9.1"
+    try:
+        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), new)
+        assert r.returncode == 0, r.stderr
+        ioc.ca.wait_value(ioc.pv("IMAGE", i), new, timeout=60, string=True)
+        assert cluster.jsonpath("statefulset", i, "{.spec.template.spec.containers[0].image}") == new
+        ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=60)
+        assert ioc.get("VERSION", i) == "2024.9.1" or ioc.get("VERSION", i)
+
+        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), "Not A/valid::image")
+        assert ioc.get("CMD_STAT", i) == "Error"
+        assert "invalid" in ioc.get("CMD_MSG", i, string=True).lower()
+        assert ioc.get("IMAGE_SP.SEVR", i) == "MAJOR"
+        assert cluster.jsonpath("statefulset", i, "{.spec.template.spec.containers[0].image}") == new
+    finally:
+        ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), old)
+
+
+def test_console_log_is_read_on_request(ioc):
+    i = RUNNING
+    ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
+    r = ioc.ca.put(ioc.pv("LOG_FETCH", i), 1)
+    assert r.returncode == 0
+    assert ioc.get("CMD_STAT", i) == "OK", ioc.get("CMD_MSG", i, string=True)
+    log = ioc.get("LOG", i, string=True)
+    assert "iocInit" in log or "iocRun" in log, log[:500]
+
+
+def test_write_from_outside_the_access_group_is_refused_by_ca(ioc, cluster):
+    i = "bl46p-ea-ioc-02"
+    r = ioc.ca.put(ioc.pv("START", i), 1, user="nobody")
+    assert r.returncode != 0 or "denied" in (r.stdout + r.stderr).lower()
+    assert cluster.jsonpath("statefulset", i, "{.spec.replicas}") == "0"
+

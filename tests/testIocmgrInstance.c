@@ -1,0 +1,322 @@
+/* testIocmgrInstance.c - cmocka tests of the status derivation and the
+ * expected-instances file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "iocmgrInstance.h"
+#include "iocmgrExpected.h"
+
+#define NOW 1700000000LL
+#define GRACE 60.0
+
+static k8sInstance sts(int replicas)
+{
+    k8sInstance i;
+    memset(&i, 0, sizeof i);
+    strcpy(i.name, "bl46p-ea-ioc-01");
+    strcpy(i.kind, "StatefulSet");
+    strcpy(i.image, "ghcr.io/epics-containers/ioc-adsimdetector-runtime:2024.4.1");
+    strcpy(i.labelDescription, "simulated detector");
+    i.specReplicas = replicas;
+    return i;
+}
+
+static k8sPod pod(const char *phase, int ready)
+{
+    k8sPod p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.name, "bl46p-ea-ioc-01-0");
+    strcpy(p.uid, "uid-1");
+    strcpy(p.ownerName, "bl46p-ea-ioc-01");
+    strcpy(p.phase, phase);
+    strcpy(p.nodeName, "kwok-node-0");
+    strcpy(p.podIP, "10.0.0.5");
+    p.ready = ready;
+    p.createdAtEpoch = NOW - 10;
+    if (strcmp(phase, "Running") == 0) {
+        strcpy(p.startedAt, "2023-11-14T22:13:10Z");
+        p.startedAtEpoch = NOW - 10;
+    }
+    return p;
+}
+
+static void running_ready_is_running_without_alarm(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Running", 1);
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_RUNNING);
+    assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+    assert_true(v.running && v.ready && v.enabled);
+    assert_string_equal(v.version, "2024.4.1");
+    assert_string_equal(v.desc, "simulated detector");
+    assert_string_equal(v.pod, "bl46p-ea-ioc-01-0");
+    assert_string_equal(v.node, "kwok-node-0");
+    assert_int_equal(v.startedEpoch, NOW - 10);
+    assert_string_equal(v.message, "");
+}
+
+static void version_label_wins_over_tag(void **state)
+{
+    k8sInstance i = sts(1);
+    iocmgrView v;
+    (void)state;
+    strcpy(i.labelVersion, "3.2.1");
+    iocmgrDerive(&i, NULL, 0, NULL, NOW, GRACE, &v);
+    assert_string_equal(v.version, "3.2.1");
+}
+
+static void scaled_to_zero_without_pod_is_stopped_without_alarm(void **state)
+{
+    k8sInstance i = sts(0);
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(&i, NULL, 0, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_STOPPED);
+    assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+    assert_false(v.enabled);
+    assert_false(iocmgrIsFault(&v));
+}
+
+static void scaled_to_zero_with_pod_is_terminating(void **state)
+{
+    k8sInstance i = sts(0);
+    k8sPod p = pod("Running", 1);
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_TERMINATING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MINOR);
+}
+
+static void deleted_pod_is_terminating_and_replacement_is_shown(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p[2];
+    iocmgrView v;
+    (void)state;
+    p[0] = pod("Running", 1);
+    p[0].deleting = 1;
+    iocmgrDerive(&i, p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_TERMINATING);
+    assert_false(v.ready);
+
+    p[1] = pod("Pending", 0);
+    strcpy(p[1].uid, "uid-2");
+    p[1].createdAtEpoch = NOW - 1;
+    iocmgrDerive(&i, p, 2, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_STARTING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MINOR);
+    assert_string_equal(v.podUid, "uid-2");
+}
+
+static void unschedulable_is_pending_minor_then_major_after_grace(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Pending", 0);
+    iocmgrView v;
+    (void)state;
+    strcpy(p.unschedulableMessage,
+           "0/1 nodes are available: 1 node(s) had untolerated taint {beamline: bl46p}.");
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_PENDING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MINOR);
+    assert_non_null(strstr(v.message, "untolerated taint"));
+
+    iocmgrDerive(&i, &p, 1, NULL, NOW + 120, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_PENDING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+    assert_true(iocmgrIsFault(&v));
+}
+
+static void starting_too_long_becomes_pending_major(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Pending", 0);
+    iocmgrView v;
+    (void)state;
+    strcpy(p.waitingReason, "ContainerCreating");
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_STARTING);
+    iocmgrDerive(&i, &p, 1, NULL, NOW + 3600, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_PENDING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+    assert_string_equal(v.message, "ContainerCreating");
+}
+
+static void crash_loop_is_major_with_reason(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Running", 0);
+    iocmgrView v;
+    (void)state;
+    strcpy(p.waitingReason, "CrashLoopBackOff");
+    strcpy(p.waitingMessage, "back-off 40s restarting failed container");
+    strcpy(p.lastReason, "Error");
+    p.lastExitCode = 1;
+    p.restartCount = 4;
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_CRASHLOOP);
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+    assert_int_equal(v.restarts, 4);
+    assert_int_equal(v.lastExit, 1);
+    assert_string_equal(v.lastReason, "Error");
+    assert_non_null(strstr(v.message, "last exit code 1 (Error)"));
+}
+
+static void image_pull_error_is_failed(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Pending", 0);
+    iocmgrView v;
+    (void)state;
+    strcpy(p.waitingReason, "ImagePullBackOff");
+    strcpy(p.waitingMessage, "Back-off pulling image \"ghcr.io/x/y:nope\"");
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_FAILED);
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+    assert_string_equal(v.message, "ImagePullBackOff: Back-off pulling image \"ghcr.io/x/y:nope\"");
+}
+
+static void absent_instance_is_major(void **state)
+{
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(NULL, NULL, 0, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_ABSENT);
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+    assert_non_null(strstr(v.message, "not found"));
+}
+
+static void wanted_without_pod_shows_controller_event(void **state)
+{
+    k8sInstance i = sts(1);
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(&i, NULL, 0, "create Pod x-0 in StatefulSet x failed: forbidden", NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_STARTING);
+    assert_non_null(strstr(v.message, "forbidden"));
+}
+
+static void disconnected_is_unknown_invalid(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Running", 1);
+    iocmgrView v;
+    (void)state;
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    iocmgrDeriveDisconnected(&v, "connect to 127.0.0.1:16443: Connection refused");
+    assert_int_equal(v.status, IOCMGR_UNKNOWN);
+    assert_int_equal(v.severity, IOCMGR_SEV_INVALID);
+    assert_non_null(strstr(v.message, "Connection refused"));
+}
+
+static void status_names_match_the_mbbi_states(void **state)
+{
+    (void)state;
+    assert_string_equal(iocmgrStatusNames[IOCMGR_UNKNOWN], "Unknown");
+    assert_string_equal(iocmgrStatusNames[IOCMGR_CRASHLOOP], "CrashLoop");
+    assert_string_equal(iocmgrStatusNames[IOCMGR_ABSENT], "Absent");
+}
+
+/* ---- expected-instances file ---- */
+
+typedef struct { char names[8][64]; int n; } collected;
+
+static int collect(void *arg, const char *name)
+{
+    collected *c = arg;
+    snprintf(c->names[c->n++], 64, "%s", name);
+    return 0;
+}
+
+static const char *writeTemp(const char *text)
+{
+    static char path[64];
+    FILE *f;
+    int fd;
+    strcpy(path, "/tmp/iocmgrExpectedXXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void expected_file_shapes(void **state)
+{
+    collected c;
+    char err[256];
+    const char *p;
+    (void)state;
+
+    memset(&c, 0, sizeof c);
+    p = writeTemp("- bl46p-ea-ioc-01\n- bl46p-mo-ioc-01\n");
+    assert_int_equal(iocmgrExpectedRead(p, collect, &c, err, sizeof err), 0);
+    unlink(p);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.names[1], "bl46p-mo-ioc-01");
+
+    memset(&c, 0, sizeof c);
+    p = writeTemp("instances:\n  - name: bl46p-ea-ioc-01\n  - bl46p-di-dcam-01\n");
+    assert_int_equal(iocmgrExpectedRead(p, collect, &c, err, sizeof err), 0);
+    unlink(p);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.names[0], "bl46p-ea-ioc-01");
+}
+
+static void expected_file_errors_say_where(void **state)
+{
+    collected c;
+    char err[256];
+    const char *p;
+    (void)state;
+
+    memset(&c, 0, sizeof c);
+    p = writeTemp("instances:\n  - name: Bad_Name\n");
+    assert_int_equal(iocmgrExpectedRead(p, collect, &c, err, sizeof err), -1);
+    unlink(p);
+    assert_non_null(strstr(err, "line 2"));
+    assert_non_null(strstr(err, "not a Kubernetes object name"));
+
+    p = writeTemp("instances: [a, b\n");
+    assert_int_equal(iocmgrExpectedRead(p, collect, &c, err, sizeof err), -1);
+    unlink(p);
+    assert_non_null(strstr(err, "line"));
+
+    assert_int_equal(iocmgrExpectedRead("/nonexistent/x.yaml", collect, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "No such file"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(running_ready_is_running_without_alarm),
+        cmocka_unit_test(version_label_wins_over_tag),
+        cmocka_unit_test(scaled_to_zero_without_pod_is_stopped_without_alarm),
+        cmocka_unit_test(scaled_to_zero_with_pod_is_terminating),
+        cmocka_unit_test(deleted_pod_is_terminating_and_replacement_is_shown),
+        cmocka_unit_test(unschedulable_is_pending_minor_then_major_after_grace),
+        cmocka_unit_test(starting_too_long_becomes_pending_major),
+        cmocka_unit_test(crash_loop_is_major_with_reason),
+        cmocka_unit_test(image_pull_error_is_failed),
+        cmocka_unit_test(absent_instance_is_major),
+        cmocka_unit_test(wanted_without_pod_shows_controller_event),
+        cmocka_unit_test(disconnected_is_unknown_invalid),
+        cmocka_unit_test(status_names_match_the_mbbi_states),
+        cmocka_unit_test(expected_file_shapes),
+        cmocka_unit_test(expected_file_errors_say_where),
+    };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,135 @@
+/* testIocmgrIoc.c - the IOC's records with EPICS' own test harness, with no
+ * cluster reachable: what an operator sees and what commands do when the
+ * Kubernetes API is down. (Against a real cluster: tests/integration.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <alarm.h>
+#include <dbAccess.h>
+#include <dbStaticLib.h>
+#include <dbUnitTest.h>
+#include <epicsThread.h>
+#include <errlog.h>
+#include <testMain.h>
+
+#include "iocmgrManager.h"
+#include "iocmgrVersion.h"
+
+void testIocmgrIoc_registerRecordDeviceDriver(struct dbBase *);
+
+#define INST "TST:BL46P-TEST-01:"
+
+/* Long strings (lsi) are read straight from the record, under its lock. */
+static void getLongString(const char *pv, char *buf, size_t len)
+{
+    DBADDR addr;
+    if (dbNameToAddr(pv, &addr) != 0) {
+        testAbort("no PV %s", pv);
+    }
+    dbScanLock(addr.precord);
+    snprintf(buf, len, "%s", (const char *)addr.pfield);
+    dbScanUnlock(addr.precord);
+}
+
+/* I/O Intr processing happens on the callback threads: wait for it. */
+static int waitLong(const char *pv, long want, double timeout)
+{
+    DBADDR addr;
+    epicsInt32 v = -1;
+    long n = 1;
+    double waited = 0;
+    if (dbNameToAddr(pv, &addr) != 0) testAbort("no PV %s", pv);
+    testSyncCallback();
+    for (;;) {
+        n = 1;
+        dbGetField(&addr, DBR_LONG, &v, NULL, &n, NULL);
+        if (v == want || waited >= timeout) {
+            if (v != want) testDiag("%s is %d", pv, (int)v);
+            return v == want;
+        }
+        epicsThreadSleep(0.05);
+        waited += 0.05;
+    }
+}
+
+static const char *writeKubeconfig(void)
+{
+    static char path[] = "/tmp/testIocmgrIocXXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    /* Port 1 on loopback: nothing listens, so every request is refused. */
+    fputs("apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+          "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n"
+          "users:\n- name: u\n  user:\n    token: abc\n"
+          "contexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n    namespace: tst-iocs\n",
+          f);
+    fclose(f);
+    return path;
+}
+
+MAIN(testIocmgrIoc)
+{
+    char msg[1100];
+    const char *kubeconfig;
+    char names[2][MAX_STRING_SIZE];
+
+    testPlan(23);
+    kubeconfig = writeKubeconfig();
+
+    testdbPrepare();
+    testdbReadDatabase("testIocmgrIoc.dbd", ".:../O.Common:" TOP_DIR "/dbd", NULL);
+    testIocmgrIoc_registerRecordDeviceDriver(pdbbase);
+
+    testOk1(iocmgrConfigure(kubeconfig, NULL, NULL) == 0);
+    testOk(iocmgrExpect("Bad_Name") != 0, "iocmgrExpect refuses a name Kubernetes would refuse");
+    testOk1(iocmgrExpect("bl46p-test-01") == 0);
+    testdbReadDatabase("iocmgrManager.template", TOP_DIR "/db", "P=TST:,NELM=10");
+    testOk(iocmgrLoadInstances("TST:", TOP_DIR "/db/iocmgrInstance.template", "", 2.0) == 0,
+           "loading instances survives an unreachable API (expected ones are loaded)");
+
+    eltc(0);
+    testIocInitOk();
+    eltc(1);
+
+    testdbGetFieldEqual("TST:VERSION", DBR_STRING, IOCMGR_VERSION);
+    testOk(waitLong("TST:COUNT", 1, 5.0), "COUNT is 1: the expected instance");
+    testdbGetFieldEqual("TST:CONNECTED", DBR_LONG, 0);
+    testdbGetFieldEqual("TST:CONNECTED.SEVR", DBR_LONG, MAJOR_ALARM);
+    testdbGetFieldEqual("TST:NAMESPACE", DBR_STRING, "tst-iocs");
+    memset(names, 0, sizeof names);
+    strcpy(names[0], "bl46p-test-01");
+    testdbGetArrFieldEqual("TST:NAMES", DBF_STRING, 2, 1, names);
+
+    /* Stale values are never shown as good. */
+    testdbGetFieldEqual(INST "STATUS", DBR_STRING, "Unknown");
+    testdbGetFieldEqual(INST "STATUS.SEVR", DBR_LONG, INVALID_ALARM);
+    testdbGetFieldEqual(INST "STATUS.STAT", DBR_LONG, COMM_ALARM);
+    testdbGetFieldEqual(INST "RUNNING.SEVR", DBR_LONG, INVALID_ALARM);
+
+    /* Commands while disconnected are refused in words, not queued. */
+    testdbPutFieldOk(INST "RESTART", DBR_LONG, 1);
+    testdbGetFieldEqual(INST "RESTART", DBR_LONG, 0);
+    testOk(waitLong(INST "CMD_STAT", IOCMGR_CMDSTAT_ERROR, 5.0), "CMD_STAT is Error");
+    getLongString(INST "CMD_MSG", msg, sizeof msg);
+    testOk(strstr(msg, "RESTART refused: Kubernetes API unreachable") != NULL, "CMD_MSG: %s", msg);
+    testdbGetFieldEqual(INST "BUSY", DBR_LONG, 0);
+
+    /* Read-only refuses every command, whatever the connection. */
+    iocmgrSetReadOnly(1);
+    testOk(waitLong("TST:READONLY", 1, 5.0), "READONLY shows 1");
+    testdbPutFieldOk(INST "IMAGE_SP", DBR_STRING, "ghcr.io/epics-containers/ioc:1.0");
+    epicsThreadSleep(0.2);
+    testSyncCallback();
+    getLongString(INST "CMD_MSG", msg, sizeof msg);
+    testOk(strstr(msg, "IMAGE_SP refused: the manager is read-only") != NULL, "CMD_MSG: %s", msg);
+
+    getLongString("TST:API_URL", msg, sizeof msg);
+    testOk(strcmp(msg, "https://127.0.0.1:1") == 0, "API_URL: %s", msg);
+
+    testIocShutdownOk();
+    testdbCleanup();
+    unlink(kubeconfig);
+    return testDone();
+}
