@@ -1,0 +1,179 @@
+/* iocmgrAlarmConfig.c - write the Phoebus alarm server configuration (the XML
+ * its "-import" reads: config / component / pv with description, enabled,
+ * latching and guidance title + details).
+ *
+ * The records already carry the severities (iocmgrInstance.template), so the
+ * alarm tree only names PVs and tells the operator what to do.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "iocmgrAlarmConfig.h"
+#include "iocmgrScreens.h"
+
+static const char *driverName = "iocmgrAlarmConfig";
+
+#define OTHER_DOMAIN "other"
+
+static const char connectedGuidance[] =
+    "Disconnected (MAJOR): iocmgr cannot reach the Kubernetes API or its watch failed, so "
+    "every instance PV is INVALID and commands are refused. Read $(P)LAST_ERROR. "
+    "403 Forbidden: the iocmgr ServiceAccount lacks its Role or RoleBinding in the "
+    "namespace. x509 / certificate errors: the CA does not match the API server. "
+    "Connection refused or timeouts: the API server or the network to it is down. "
+    "Kubernetes keeps the IOC instances running meanwhile; iocmgr reconnects by itself.";
+
+static const char statusGuidance[] =
+    "Starting, Terminating (MINOR): the pod is being created or removed; clears by itself. "
+    "Pending (MINOR, MAJOR past the grace period): Kubernetes cannot place or start the pod. "
+    "$(P)$(I):MESSAGE says why: an untolerated taint or unmatched node affinity means the beamline's "
+    "IOC server node is missing, cordoned or not labelled; an unbound PersistentVolumeClaim "
+    "means the beamline volumes are missing; ErrImagePull / ImagePullBackOff means a wrong "
+    "image or no access to the registry. "
+    "CrashLoop (MAJOR): the IOC exits soon after it starts. Fetch the previous console log "
+    "(caput $(P)$(I):LOG_PREV_FETCH 1, or the instance screen) and read LAST_REASON and "
+    "LAST_EXIT; OOMKilled "
+    "means the memory limit is too low. "
+    "Failed (MAJOR): the container ended with an error; read the log, fix, then RESTART. "
+    "Absent (MAJOR): the instance is expected but no StatefulSet exists in the namespace: "
+    "deploy it again (ec deploy, helm upgrade) or drop it from the expected list. "
+    "Unknown (INVALID): iocmgr lost the Kubernetes API; see the CONNECTED alarm.";
+
+static const char aliveGuidance[] =
+    "Silent (MAJOR) while the instance should run: the pod is up but the IOC does not answer "
+    "Channel Access on $(I):UPTIME (the chart's liveness check). The IOC may be hung, still "
+    "booting, or unreachable: check the CA address list and that the pod uses hostNetwork. "
+    "Read the console log on the instance screen; RESTART if it is hung. Kubernetes restarts "
+    "it too once the liveness probe fails.";
+
+/* The alarm server shows guidance as written, so the PV names an operator
+ * should look at are spelled out: $(P) and $(I) are replaced here. */
+static void putExpanded(FILE *f, const char *text, const char *prefix, const char *pvBase)
+{
+    char one[2] = {0, 0};
+    while (*text) {
+        if (strncmp(text, "$(P)", 4) == 0) {
+            iocmgrXmlPut(f, prefix);
+            text += 4;
+        } else if (strncmp(text, "$(I)", 4) == 0 && pvBase) {
+            iocmgrXmlPut(f, pvBase);
+            text += 4;
+        } else {
+            one[0] = *text++;
+            iocmgrXmlPut(f, one);
+        }
+    }
+}
+
+static void guidance(FILE *f, const char *indent, const char *title, const char *details,
+                     const char *prefix, const char *pvBase)
+{
+    fprintf(f, "%s<guidance>\n%s  <title>", indent, indent);
+    iocmgrXmlPut(f, title);
+    fprintf(f, "</title>\n%s  <details>", indent);
+    putExpanded(f, details, prefix, pvBase);
+    fprintf(f, "</details>\n%s</guidance>\n", indent);
+}
+
+static void pv(FILE *f, const char *indent, const char *prefix, const char *pvBase,
+               const char *field, const char *description, const char *title,
+               const char *details)
+{
+    char inner[64];
+    fprintf(f, "%s<pv name=\"", indent);
+    iocmgrXmlPut(f, prefix);
+    if (pvBase) {
+        iocmgrXmlPut(f, pvBase);
+        fputc(':', f);
+    }
+    iocmgrXmlPut(f, field);
+    fprintf(f, "\">\n%s  <description>", indent);
+    iocmgrXmlPut(f, description);
+    fprintf(f, "</description>\n%s  <enabled>true</enabled>\n%s  <latching>false</latching>\n",
+            indent, indent);
+    snprintf(inner, sizeof inner, "%s  ", indent);
+    guidance(f, inner, title, details, prefix, pvBase);
+    fprintf(f, "%s</pv>\n", indent);
+}
+
+static const char *domainOf(const char *const *domains, size_t i)
+{
+    return domains && domains[i] && *domains[i] ? domains[i] : OTHER_DOMAIN;
+}
+
+static void instance(FILE *f, const char *prefix, const char *name, const char *pvName)
+{
+    char description[160];
+    fputs("    <component name=\"", f);
+    iocmgrXmlPut(f, name);
+    fputs("\">\n", f);
+    snprintf(description, sizeof description, "%s: not running as it should", name);
+    pv(f, "      ", prefix, pvName, "STATUS", description, "What STATUS means", statusGuidance);
+    snprintf(description, sizeof description, "%s: IOC does not answer over CA", name);
+    pv(f, "      ", prefix, pvName, "ALIVE", description, "What ALIVE means", aliveGuidance);
+    fputs("    </component>\n", f);
+}
+
+/* One pass per distinct domain keeps the file in the manager's instance order
+ * without allocating; instance lists are a few hundred at most. */
+static void domain(FILE *f, const char *prefix, const char *const *names,
+                   const char *const *pvNames, const char *const *domains, size_t n,
+                   size_t first)
+{
+    const char *d = domainOf(domains, first);
+    size_t i;
+    fputs("  <component name=\"", f);
+    iocmgrXmlPut(f, d);
+    fputs("\">\n", f);
+    for (i = first; i < n; i++)
+        if (strcmp(domainOf(domains, i), d) == 0)
+            instance(f, prefix, names[i], pvNames[i]);
+    fputs("  </component>\n", f);
+}
+
+static int seenBefore(const char *const *domains, size_t i)
+{
+    size_t j;
+    for (j = 0; j < i; j++)
+        if (strcmp(domainOf(domains, j), domainOf(domains, i)) == 0)
+            return 1;
+    return 0;
+}
+
+int iocmgrAlarmConfigWrite(const char *path, const char *configName, const char *prefix,
+                           const char *const *names, const char *const *pvNames,
+                           const char *const *domains, size_t n, char *err, size_t errlen)
+{
+    char tmp[4200];
+    FILE *f;
+    size_t i;
+
+    if (!path || !*path || !configName || !*configName || !prefix ||
+        (n && (!names || !pvNames))) {
+        snprintf(err, errlen, "%s: needs a path, a config name, a prefix and the instance names",
+                 driverName);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (!names[i] || !*names[i] || !pvNames[i] || !*pvNames[i]) {
+            snprintf(err, errlen, "%s: instance %lu has no name", driverName, (unsigned long)i);
+            return -1;
+        }
+    }
+    if (!(f = iocmgrXmlBegin(path, tmp, sizeof tmp, err, errlen)))
+        return -1;
+
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          "<!-- Generated by iocmgr at boot for the instances it manages. -->\n"
+          "<config name=\"", f);
+    iocmgrXmlPut(f, configName);
+    fputs("\">\n  <component name=\"IOC-manager\">\n", f);
+    pv(f, "    ", prefix, NULL, "CONNECTED", "IOC manager lost the Kubernetes API",
+       "What CONNECTED means", connectedGuidance);
+    fputs("  </component>\n", f);
+    for (i = 0; i < n; i++)
+        if (!seenBefore(domains, i))
+            domain(f, prefix, names, pvNames, domains, n, i);
+    fputs("</config>\n", f);
+    return iocmgrXmlCommit(f, tmp, path, err, errlen);
+}
