@@ -156,8 +156,14 @@ class Ioc:
     def pv(self, name, instance=None):
         return f"{self.prefix}{instance.upper() + ':' if instance else ''}{name}"
 
+    def lpv(self, name, instance=None):
+        """A long string record's value as a char array, unbounded by 40 characters."""
+        return self.pv(name, instance) + ".VAL$"
+
     def get(self, name, instance=None, string=False):
-        return self.ca.get(self.pv(name, instance), string=string)
+        long_string = string and name not in ("LOG", "LOG_PREV")
+        pv = self.lpv(name, instance) if long_string else self.pv(name, instance)
+        return self.ca.get(pv, string=string)
 
     def logtext(self):
         return Path(self.log).read_text(errors="replace")

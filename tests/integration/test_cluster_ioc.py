@@ -97,20 +97,20 @@ def test_image_set_rolls_the_pod_and_bad_reference_is_refused(ioc, cluster):
     old = ioc.get("IMAGE", i, string=True)
     new = "ghcr.io/epics-containers/ioc-adaravis-runtime:2024.9.1"
     try:
-        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), new)
+        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.lpv("IMAGE_SP", i), new)
         assert r.returncode == 0, r.stderr
-        ioc.ca.wait_value(ioc.pv("IMAGE", i), new, timeout=60, string=True)
+        ioc.ca.wait_value(ioc.lpv("IMAGE", i), new, timeout=60, string=True)
         assert cluster.jsonpath("statefulset", i, "{.spec.template.spec.containers[0].image}") == new
         ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=60)
         assert ioc.get("VERSION", i) == "2024.9.1" or ioc.get("VERSION", i)
 
-        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), "Not A/valid::image")
+        r = ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.lpv("IMAGE_SP", i), "Not A/valid::image")
         assert ioc.get("CMD_STAT", i) == "Error"
         assert "invalid" in ioc.get("CMD_MSG", i, string=True).lower()
         assert ioc.get("IMAGE_SP.SEVR", i) == "MAJOR"
         assert cluster.jsonpath("statefulset", i, "{.spec.template.spec.containers[0].image}") == new
     finally:
-        ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.pv("IMAGE_SP", i), old)
+        ioc.ca.run("caput", "-c", "-w", "30", "-S", ioc.lpv("IMAGE_SP", i), old)
 
 
 def test_console_log_is_read_on_request(ioc):
