@@ -7,12 +7,15 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
-base=$(sed -n 's/^EPICS_BASE *= *//p' "$top/configure/RELEASE.deps" "$top/configure/RELEASE.local" 2>/dev/null | tail -1)
+# RELEASE.local, when it exists, wins over what tools/deps.sh wrote.
+base=$({ sed -n 's/^EPICS_BASE *= *//p' "$top/configure/RELEASE.deps" "$top/configure/RELEASE.local" 2>/dev/null || true; } | tail -1)
 arch=$(perl "$base/lib/perl/EpicsHostArch.pl")
 ioc=$top/bin/$arch/iocmgr
 [ -x "$ioc" ] || { echo "iocmgr: $ioc is not built; run 'make demo' from $top" >&2; exit 1; }
 
+local_cluster=
 if [ -z "${IOCMGR_KUBECONFIG:-}" ] && [ -z "${KUBECONFIG:-}" ]; then
+    local_cluster=1
     "$top/tests/cluster/up.sh"
     "$top/tests/cluster/demo.sh"
     # shellcheck disable=SC1091
@@ -24,6 +27,14 @@ else
     cluster_note="Cluster: ${IOCMGR_KUBECONFIG:-$KUBECONFIG}"
 fi
 
+# Screens and alarm configuration are written at boot for the instances found;
+# the overview embeds the static screens by relative path, so they sit beside it.
+demo_dir=$IOCMGR_CACHE/demo
+mkdir -p "$demo_dir/opi"
+cp "$top"/opi/iocmgr-manager.bob "$top"/opi/iocmgr-row.bob "$top"/opi/iocmgr-instance.bob "$demo_dir/opi/"
+export IOCMGR_OPI_DIR=${IOCMGR_OPI_DIR:-$demo_dir/opi}
+export IOCMGR_ALARM_CONFIG=${IOCMGR_ALARM_CONFIG:-$demo_dir/iocmgr-alarms.xml}
+
 export IOCMGR_PREFIX=${IOCMGR_PREFIX:-BL46P-CS-IOCMGR-01:}
 export IOCMGR_USERS=${IOCMGR_USERS:-$(id -un)}
 export IOCMGR_HOSTS=${IOCMGR_HOSTS:-$(hostname),localhost}
@@ -32,6 +43,24 @@ export EPICS_CAS_INTF_ADDR_LIST=${EPICS_CAS_INTF_ADDR_LIST:-127.0.0.1}
 export EPICS_CA_ADDR_LIST=${EPICS_CA_ADDR_LIST:-127.0.0.1}
 export EPICS_CA_AUTO_ADDR_LIST=${EPICS_CA_AUTO_ADDR_LIST:-NO}
 export EPICS_CA_MAX_ARRAY_BYTES=${EPICS_CA_MAX_ARRAY_BYTES:-1000000}
+export PATH=$base/bin/$arch:$PATH
+
+# kwok's pods run no container, so on the local control plane a softIoc stands
+# in for the running demo IOCs and serves their <I>:UPTIME (what ALIVE reads).
+# It has a port of its own, added to iocmgr's CA address list.
+standin_pid=
+if [ -n "$local_cluster" ]; then
+    standin_port=${IOCMGR_DEMO_STANDIN_PORT:-5075}
+    for name in bl46p-ea-ioc-01 bl46p-mo-ioc-01 bl46p-di-dcam-01 bl46p-va-ioc-01; do
+        printf 'record(calc, "%s:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n' "${name^^}"
+    done >"$demo_dir/standin.db"
+    EPICS_CA_SERVER_PORT=$standin_port "$base/bin/$arch/softIoc" -S -d "$demo_dir/standin.db" \
+        </dev/null >"$demo_dir/standin.log" 2>&1 &
+    standin_pid=$!
+    export EPICS_CA_ADDR_LIST="$EPICS_CA_ADDR_LIST 127.0.0.1:$standin_port"
+fi
+# softIoc -S ends its main thread, and the rest ignores SIGTERM: SIGKILL it.
+trap '[ -z "$standin_pid" ] || kill -KILL "$standin_pid" 2>/dev/null' EXIT
 
 P=$IOCMGR_PREFIX
 cat <<MSG
@@ -42,11 +71,12 @@ iocmgr $P is starting. In another shell, try:
   caget ${P}NAMES
   camonitor ${P}BL46P-EA-IOC-01:STATUS
   caput -c ${P}BL46P-EA-IOC-01:RESTART 1
-  caget -S ${P}BL46P-EA-IOC-03:MESSAGE
+  caget -S '${P}BL46P-EA-IOC-03:MESSAGE.VAL$'
   caput ${P}BL46P-EA-IOC-01:LOG_FETCH 1; caget -S ${P}BL46P-EA-IOC-01:LOG
-Phoebus screens: $top/opi
+Phoebus screens: $IOCMGR_OPI_DIR/iocmgr-overview.bob (open in Phoebus)
+Alarm server configuration: $IOCMGR_ALARM_CONFIG
 $cluster_note
 
 MSG
 cd "$top/iocBoot/iociocmgr"
-exec "$ioc" st.cmd
+"$ioc" st.cmd
