@@ -20,15 +20,8 @@ cd "${TOP}"
 dbLoadDatabase "dbd/iocmgr.dbd"
 iocmgr_registerRecordDeviceDriver pdbbase
 
-iocmgrConfigure("$(IOCMGR_KUBECONFIG=)", "$(IOCMGR_CONTEXT=)", "$(IOCMGR_NAMESPACE=)")
-iocmgrReadOnly($(IOCMGR_READONLY=0))
-iocmgrPendingGrace($(IOCMGR_PENDING_GRACE=60))
 < iocBoot/iociocmgr/expected.iocsh
-
-dbLoadRecords("db/iocmgrManager.template", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:)")
-iocmgrLoadInstances("$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:)", "db/iocmgrInstance.template", "", 10)
-iocmgrWriteScreens("$(IOCMGR_OPI_DIR=)")
-iocmgrWriteAlarmConfig("$(IOCMGR_ALARM_CONFIG=)", "$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
+iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
 
 asSetSubstitutions("USERS=$(IOCMGR_USERS=root),HOSTS=$(IOCMGR_HOSTS=localhost)")
 asSetFilename("iocBoot/iociocmgr/iocmgr.acf")

@@ -183,6 +183,7 @@ int iocmgrExpectFile(const char *path)
 {
     char err[512];
     if (beforeLoad("iocmgrExpectFile")) return -1;
+    if (!path || !path[0]) return 0;   /* st.cmd passes "" when there is none */
     if (iocmgrExpectedRead(path, addExpected, NULL, err, sizeof err) != 0) {
         errlogPrintf("%s: iocmgrExpectFile: %s\n", driverName, err);
         return -1;
@@ -260,6 +261,7 @@ static void refresh(iocmgrInst *inst)
     have = k8sClientGetInstance(mgr.client, inst->name, &ki) == 0;
     if (have) {
         k8sClientGetPods(mgr.client, inst->name, pods, MAX_PODS, &npods);
+        if (npods > MAX_PODS) npods = MAX_PODS;   /* count is the total found */
         if (k8sClientLatestEvent(mgr.client, inst->name, event, sizeof event) != 0 && npods > 0)
             k8sClientLatestEvent(mgr.client, pods[0].name, event, sizeof event);
     }
@@ -564,11 +566,14 @@ static void cmdFinished(void *arg, const k8sResult *res)
     free(ctx);
 }
 
-static int refuse(iocmgrInst *inst, const char *what, const char *who, char *msg, size_t len)
+static int refuse(iocmgrInst *inst, const char *what, const char *who, const char *msg)
 {
+    int busy;
+    epicsMutexMustLock(mgr.lock);
+    busy = inst->busy;
+    epicsMutexUnlock(mgr.lock);
     errlogPrintf("%s: %s %s by %s refused: %s\n", driverName, what, inst->name, who, msg);
-    setFeedback(inst, inst->busy, IOCMGR_CMDSTAT_ERROR, msg);
-    (void)len;
+    setFeedback(inst, busy, IOCMGR_CMDSTAT_ERROR, msg);
     return -1;
 }
 
@@ -576,42 +581,28 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
                   iocmgrCmdDone done, void *doneArg, char *msg, size_t len)
 {
     const char *what = cmdName(kind);
-    int readOnly, connected, busy, rc;
+    int isRead = kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV;
+    int rc;
     char pod[64], err[512];
     cmdCtx *ctx;
 
+    /* Decide and claim the instance in one step, so two writers cannot both
+     * pass the busy check. */
+    msg[0] = '\0';
     epicsMutexMustLock(mgr.lock);
-    readOnly = mgr.readOnly;
-    connected = mgr.connected;
-    busy = inst->busy;
     snprintf(pod, sizeof pod, "%s", inst->view.pod);
-    if (!readOnly && connected && !busy) inst->busy = 1;
-    epicsMutexUnlock(mgr.lock);
-
-    if (readOnly && kind != IOCMGR_CMD_LOG && kind != IOCMGR_CMD_LOG_PREV) {
+    if (mgr.readOnly && !isRead)
         snprintf(msg, len, "%s refused: the manager is read-only", what);
-        return refuse(inst, what, who, msg, len);
-    }
-    if (!connected) {
+    else if (!mgr.connected)
         snprintf(msg, len, "%s refused: Kubernetes API unreachable, nothing sent (%s)", what, mgr.lastError);
-        return refuse(inst, what, who, msg, len);
-    }
-    if (busy) {
+    else if (inst->busy)
         snprintf(msg, len, "%s refused: a command is already in flight for %s", what, inst->name);
-        return refuse(inst, what, who, msg, len);
-    }
-    if (readOnly) { /* a log read in read-only mode */
-        epicsMutexMustLock(mgr.lock);
-        inst->busy = 1;
-        epicsMutexUnlock(mgr.lock);
-    }
-    if ((kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV) && !pod[0]) {
+    else if (isRead && !pod[0])
         snprintf(msg, len, "%s refused: %s has no pod", what, inst->name);
-        epicsMutexMustLock(mgr.lock);
-        inst->busy = 0;
-        epicsMutexUnlock(mgr.lock);
-        return refuse(inst, what, who, msg, len);
-    }
+    else
+        inst->busy = 1;
+    epicsMutexUnlock(mgr.lock);
+    if (msg[0]) return refuse(inst, what, who, msg);
 
     ctx = callocMustSucceed(1, sizeof *ctx, "iocmgr command");
     ctx->inst = inst;
@@ -620,6 +611,13 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
     ctx->doneArg = doneArg;
     snprintf(ctx->who, sizeof ctx->who, "%s", who);
     snprintf(ctx->image, sizeof ctx->image, "%s", arg ? arg : "");
+
+    /* Feedback first: once queued, the answer may arrive before we return. */
+    snprintf(msg, len, "%s sent by %s", what, who);
+    errlogPrintf("%s: %s %s%s%s requested by %s\n", driverName, what, inst->name,
+                 kind == IOCMGR_CMD_SET_IMAGE ? " to " : "", kind == IOCMGR_CMD_SET_IMAGE ? ctx->image : "", who);
+    setFeedback(inst, 1, IOCMGR_CMDSTAT_IDLE, msg);
+
     err[0] = '\0';
     switch (kind) {
     case IOCMGR_CMD_START: rc = k8sClientScale(mgr.client, inst->name, 1, cmdFinished, ctx, err, sizeof err); break;
@@ -629,18 +627,14 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
     case IOCMGR_CMD_LOG: rc = k8sClientGetLog(mgr.client, pod, 500, 0, cmdFinished, ctx, err, sizeof err); break;
     default: rc = k8sClientGetLog(mgr.client, pod, 500, 1, cmdFinished, ctx, err, sizeof err); break;
     }
-    if (rc != 0) {
+    if (rc != 0) {   /* not queued: the callback will not come */
         free(ctx);
         snprintf(msg, len, "%s refused: %s", what, err);
         epicsMutexMustLock(mgr.lock);
         inst->busy = 0;
         epicsMutexUnlock(mgr.lock);
-        return refuse(inst, what, who, msg, len);
+        return refuse(inst, what, who, msg);
     }
-    snprintf(msg, len, "%s sent by %s", what, who);
-    errlogPrintf("%s: %s %s%s%s requested by %s\n", driverName, what, inst->name,
-                 kind == IOCMGR_CMD_SET_IMAGE ? " to " : "", kind == IOCMGR_CMD_SET_IMAGE ? ctx->image : "", who);
-    setFeedback(inst, 1, IOCMGR_CMDSTAT_IDLE, msg);
     return 0;
 }
 
