@@ -461,6 +461,13 @@ static int buildFromFiles(k8sConfig *c, kcFile *files, int nfiles, const char *c
     trimRight(c->server);
     while (c->server[0] && c->server[strlen(c->server) - 1] == '/')
         c->server[strlen(c->server) - 1] = '\0';
+    /* "https://" alone would be left as "https:", a server without a host
+     * that only fails later, in curl (found by tests/fuzz) */
+    if (strlen(c->server) <= (strncmp(v, "https://", 8) == 0 ? 8u : 7u)) {
+        snprintf(err, errlen, "kubeconfig %s: cluster \"%s\": server \"%s\" has no host",
+                 clFile->path, c->cluster, v);
+        return -1;
+    }
     c->insecure = yBool(&clFile->doc, cl, "insecure-skip-tls-verify");
     if (loadPem(&clFile->doc, cl, clFile->path, "certificate-authority", "CA certificate",
                 &c->caPem, &c->caLen, err, errlen))

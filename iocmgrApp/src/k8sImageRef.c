@@ -157,6 +157,10 @@ int k8sImageRefValidate(const char *ref, char *err, size_t errlen)
             if (!validRegistry(ref, flen))
                 return fail(err, errlen, ref, "invalid registry host[:port]");
             p = firstSlash + 1;
+            /* "ghcr.io/:1" names a registry and no repository; the component
+             * loop below would see nothing to refuse (found by tests/fuzz) */
+            if (p == nameEnd)
+                return fail(err, errlen, ref, "missing repository name after the registry");
         }
     }
     while (p < nameEnd) {

@@ -310,17 +310,20 @@ int k8sEventFromJson(const cJSON *obj, k8sEvent *out, char *err, size_t errlen)
 int k8sWatchEventParse(const char *line, size_t len, k8sWatchEvent *ev, char *err, size_t errlen)
 {
     const char *type;
+    /* line is len bytes, not necessarily NUL-terminated: quote at most those
+     * (found by tests/fuzz: "%.80s" read past a short, unterminated line) */
+    int quote = len < 80 ? (int)len : 80;
 
     memset(ev, 0, sizeof *ev);
     ev->root = cJSON_ParseWithLength(line, len);
     if (!ev->root) {
-        snprintf(err, errlen, "watch line is not JSON: %.80s", line);
+        snprintf(err, errlen, "watch line is not JSON: %.*s", quote, line);
         return -1;
     }
     type = str(ev->root, "type");
     ev->object = member(ev->root, "object");
     if (!type || !cJSON_IsObject(ev->object)) {
-        snprintf(err, errlen, "watch line without type/object: %.80s", line);
+        snprintf(err, errlen, "watch line without type/object: %.*s", quote, line);
         k8sWatchEventFree(ev);
         return -1;
     }

@@ -219,3 +219,171 @@ contexts:
     namespace: bl46p-iocs
 """)
     return path
+
+
+# ---- fault and security tests (tests/faults, test_cluster_faults.py, test_cluster_security.py)
+
+FAULTS = TOP / "tests" / "faults"
+
+
+@contextmanager
+def run_ioc_with(tmp_path, env_extra, pre_iocsh=(), prefix="TST-IOCMGR-01:", port=None, boot_timeout=40):
+    """run_ioc, with iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1",
+    "var iocmgrDebug 1"). Yields the Ioc; its .proc.returncode is set after."""
+    port = port or free_port()
+    env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
+    env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
+                "IOCMGR_HOSTS": f"{socket.gethostname()},localhost"})
+    env.update(env_extra)
+    log = tmp_path / f"ioc-{port}.log"
+    script = tmp_path / f"start-{port}.cmd"
+    script.write_text("".join(f"{line}\n" for line in pre_iocsh) + "< st.cmd\n")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(IOCMGR), str(script)], cwd=TOP / "iocBoot/iociocmgr", env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    ioc = Ioc(proc, prefix, CA(port), log)
+    try:
+        deadline = time.monotonic() + boot_timeout
+        while ioc.ca.try_get(prefix + "HEARTBEAT") is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"iocmgr did not come up:\n{ioc.logtext()}")
+            time.sleep(0.2)
+        yield ioc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_kubeconfig(path, server, namespace="bl46p-iocs", ca_file=None, insecure=False,
+                     token=None, token_file=None, client_cert=None, client_key=None):
+    """A one-context kubeconfig; every argument that is None is left out."""
+    cluster = [f"    server: {server}"]
+    if ca_file:
+        cluster.append(f"    certificate-authority: {ca_file}")
+    if insecure:
+        cluster.append("    insecure-skip-tls-verify: true")
+    user = []
+    if token:
+        user.append(f"    token: {token}")
+    if token_file:
+        user.append(f"    tokenFile: {token_file}")
+    if client_cert:
+        user += [f"    client-certificate: {client_cert}", f"    client-key: {client_key}"]
+    path.write_text("\n".join([
+        "apiVersion: v1", "kind: Config", "current-context: t",
+        "clusters:", "- name: c", "  cluster:", *cluster,
+        "users:", "- name: u", "  user:", *(user or ["    {}"]),
+        "contexts:", "- name: t", "  context:", "    cluster: c", "    user: u",
+        f"    namespace: {namespace}", ""]))
+    path.chmod(0o600)
+    return path
+
+
+class SlowProxy:
+    """tests/faults/slowproxy.py in the background: a loopback TCP proxy to the
+    apiserver that can delay, cut, refuse and freeze (see its docstring)."""
+
+    def __init__(self, target_port, max_seconds=900):
+        self.proc = subprocess.Popen(
+            ["python3", str(FAULTS / "slowproxy.py"), "--target", f"127.0.0.1:{target_port}",
+             "--max-seconds", str(max_seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        words = self.proc.stdout.readline().split()
+        if len(words) < 5 or words[0] != "slowproxy":
+            self.proc.kill()
+            raise AssertionError(f"slowproxy did not start: {words}")
+        self.port, self.control = int(words[2]), int(words[4])
+
+    def cmd(self, line):
+        with socket.create_connection(("127.0.0.1", self.control), timeout=10) as s:
+            s.sendall((line + "\n").encode())
+            answer = s.makefile().readline().strip()
+        if not answer.startswith(("ok", "conns")):
+            raise AssertionError(f"slowproxy {line}: {answer}")
+        return answer
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+                self.proc.wait(10)
+            except (OSError, AssertionError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ApiWatch:
+    """A raw watch of one collection with the admin client certificate, in a thread:
+    every event is kept as (monotonic time, type, name, uid, resourceVersion, object),
+    so a test can count what really happened on the server."""
+
+    def __init__(self, cluster_dir, api_port, path, timeout_seconds=600):
+        import http.client
+        import json
+        import ssl
+        pki = Path(cluster_dir) / "pki"
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        self._json = json
+        self.events = []
+        self.conn = http.client.HTTPSConnection("127.0.0.1", api_port, context=ctx, timeout=timeout_seconds)
+        sep = "&" if "?" in path else "?"
+        self.conn.request("GET", f"{path}{sep}watch=1&timeoutSeconds={timeout_seconds}")
+        self.resp = self.conn.getresponse()
+        if self.resp.status != 200:
+            raise AssertionError(f"watch {path}: HTTP {self.resp.status}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for line in self.resp:
+                ev = self._json.loads(line)
+                meta = ev["object"].get("metadata", {})
+                self.events.append((time.monotonic(), ev["type"], meta.get("name"), meta.get("uid"),
+                                    meta.get("resourceVersion"), ev["object"]))
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def of(self, name, types=("ADDED", "MODIFIED", "DELETED")):
+        return [e for e in list(self.events) if e[2] == name and e[1] in types]
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
+        self.conn.close()
+
+
+def fault(script, *args, timeout=120, check=True):
+    """Run tests/faults/SCRIPT (or tests/cluster/SCRIPT for apiserver.sh) with the
+    caller's environment (IOCMGR_CLUSTER_DIR and ports)."""
+    path = FAULTS / script if (FAULTS / script).exists() else TOP / "tests/cluster" / script
+    r = subprocess.run([str(path), *args], env=dict(os.environ), capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(args)}: {r.stdout}{r.stderr}")
+    return r.stdout.strip()
+
+
+def wait_until(pred, timeout, step=0.1, what="condition"):
+    """Poll pred() until it is true; returns seconds taken, raises on timeout."""
+    t0 = time.monotonic()
+    while True:
+        v = pred()
+        if v:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
