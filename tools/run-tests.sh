@@ -23,17 +23,24 @@ failures=()
 
 arch=$(perl "$(sed -n 's/^EPICS_BASE *= *//p' configure/RELEASE.deps configure/RELEASE.local 2>/dev/null | tail -1)/lib/perl/EpicsHostArch.pl")
 
-# Count a TAP stream's ok / not ok lines; a suite that exits non-zero without
-# a failing test line (crash, plan mismatch) counts as one failure.
+# Count a suite's results: its own closing "N passed, N failed" line when it
+# prints one, else its TAP ok / not ok lines. A suite that exits non-zero
+# without a failure counted (crash, plan mismatch) counts as one failure.
 run_tap() {
     local name=$1; shift
-    local log=$results/$name.log rc ok notok
+    local log=$results/$name.log rc ok notok summary
     echo "=== $name"
     "$@" >"$log" 2>&1
     rc=$?
     cat "$log"
-    ok=$(grep -c -E '^ok ' "$log")
-    notok=$(grep -c -E '^not ok ' "$log")
+    summary=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    if [ -n "$summary" ]; then
+        ok=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+        notok=$(echo "$summary" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    else
+        ok=$(grep -c -E '^ok ' "$log")
+        notok=$(grep -c -E '^not ok ' "$log")
+    fi
     if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
         notok=1
         echo "# $name exited with status $rc"
@@ -65,6 +72,7 @@ for t in tests/O.$arch/test*; do
     run_tap "$(basename "$t")" bash -c "cd tests/O.$arch && ./$(basename "$t")"
 done
 run_tap k8s-unit make -s -C tests/k8s test
+run_tap fuzz-regress make -s -C tests/fuzz regress
 run_pytest ioc-standalone tests/integration/test_standalone.py
 
 if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then

@@ -22,12 +22,14 @@ static int validRegistry(const char *s, size_t n)
     if (n == 0)
         return 0;
     if (s[0] == '[') {
-        while (i < n && s[i] != ']') {
-            if (!isxdigit((unsigned char)s[i]) && s[i] != ':' && s[i] != '.' && s[i] != '[')
+        /* Hex digits and ':', at least one: the distribution grammar
+         * (\[[a-fA-F0-9:]+\]) that containerd parses references with. "[]" and
+         * "[e8:[]" were accepted here (found by tests/fuzz); so was IPv4-mapped
+         * "[::ffff:1.2.3.4]", which that grammar leaves out too. */
+        for (i = 1; i < n && s[i] != ']'; i++)
+            if (!isxdigit((unsigned char)s[i]) && s[i] != ':')
                 return 0;
-            i++;
-        }
-        if (i == n)
+        if (i == n || i == 1)
             return 0;
         hostEnd = ++i;
     } else {

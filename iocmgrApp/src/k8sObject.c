@@ -44,7 +44,14 @@ static const char *str(const cJSON *o, const char *name)
 static long long num(const cJSON *o, const char *name)
 {
     const cJSON *m = member(o, name);
-    return cJSON_IsNumber(m) ? (long long)m->valuedouble : 0;
+
+    if (!cJSON_IsNumber(m))
+        return 0;
+    /* 1e999 parses as inf; converting it (or NaN, or anything past 2^63) to an
+     * integer is undefined behaviour (found by tests/fuzz): treat it as absent */
+    if (!(m->valuedouble > -9.2e18 && m->valuedouble < 9.2e18))
+        return 0;
+    return (long long)m->valuedouble;
 }
 
 static int strIs(const char *s, const char *v) { return s && strcmp(s, v) == 0; }

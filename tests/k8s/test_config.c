@@ -322,6 +322,9 @@ static void test_errors(void **state)
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n", "cluster \"c\" (of context \"x\") not found" },
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {}\n", "has no server" },
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'ftp://x'}\n", "is not an http(s) URL" },
+        /* found by tests/fuzz (regressions/kubeconfig/server-without-host): was loaded as "https:" */
+        { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://'}\n", "server \"https://\" has no host" },
+        { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'http:///'}\n", "has no host" },
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://x'}\n", "user \"u\" (of context \"x\") not found" },
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority-data: '!!notbase64'}\nusers:\n- name: u\n  user: {token: t}\n", "certificate-authority-data is not valid base64" },
         { "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: /nonexistent/ca.crt}\nusers:\n- name: u\n  user: {token: t}\n", "cannot read CA certificate /nonexistent/ca.crt: No such file" },

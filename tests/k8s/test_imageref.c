@@ -53,6 +53,13 @@ static void test_invalid(void **state)
         { "ghcr.io:abc/ioc:1", "registry" },
         { "-bad.io/ioc:1", "registry" },
         { ":1", "missing repository" },
+        /* found by tests/fuzz (regressions/imageref): a registry and no repository,
+         * and IPv6 literals the distribution grammar refuses */
+        { "ghcr.io/:1", "missing repository name after the registry" },
+        { "[fe80::1]/:1", "missing repository name after the registry" },
+        { "[]:5000/ioc:1", "registry" },
+        { "[e8:[]/g:1", "registry" },
+        { "[::ffff:10.0.0.1]:5000/ioc:1", "registry" },
     };
     size_t i;
     char err[256];

@@ -187,6 +187,43 @@ static void test_watch_events(void **state)
     assert_int_equal(k8sWatchEventParse("{\"object\":{}}", 13, &ev, err, sizeof err), -1);
 }
 
+/* Regression (tests/fuzz/regressions/watch/unterminated-line-quote): a line is
+ * len bytes with no NUL after it; the error quotes those bytes and no more
+ * (it used "%.80s" and read past a short line). */
+static void test_watch_event_quotes_only_its_line(void **state)
+{
+    k8sWatchEvent ev;
+    char err[256];
+    (void)state;
+    assert_int_equal(k8sWatchEventParse("not json{\"type\":\"ADDED\"}", 8, &ev, err, sizeof err), -1);
+    assert_string_equal(err, "watch line is not JSON: not json");
+    assert_int_equal(k8sWatchEventParse("{}{\"type\":\"ADDED\"}", 2, &ev, err, sizeof err), -1);
+    assert_string_equal(err, "watch line without type/object: {}");
+}
+
+/* Regression (tests/fuzz/regressions/watch/error-code-1e999): a number beyond
+ * long long (1e999 parses as inf) reads as absent; converting it was undefined. */
+static void test_numbers_out_of_range(void **state)
+{
+    const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":1e999}}";
+    cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"a\",\"generation\":-1e999},\"spec\":{\"replicas\":1e300},"
+                           "\"status\":{\"readyReplicas\":1e999,\"observedGeneration\":9.3e18}}");
+    k8sWatchEvent ev;
+    k8sInstance i;
+    char err[128];
+    (void)state;
+    assert_int_equal(k8sWatchEventParse(gone, strlen(gone), &ev, err, sizeof err), 0);
+    assert_int_equal(ev.errorCode, 0);
+    k8sWatchEventFree(&ev);
+    assert_non_null(o);
+    assert_int_equal(k8sInstanceFromJson(o, "StatefulSet", NULL, &i, err, sizeof err), 0);
+    assert_int_equal(i.generation, 0);
+    assert_int_equal(i.specReplicas, 0);
+    assert_int_equal(i.readyReplicas, 0);
+    assert_int_equal(i.observedGeneration, 0);
+    cJSON_Delete(o);
+}
+
 static void test_status_message(void **state)
 {
     const char *forbidden = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
@@ -233,6 +270,8 @@ int main(void)
         cmocka_unit_test(test_pod_running_and_pending),
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_watch_events),
+        cmocka_unit_test(test_watch_event_quotes_only_its_line),
+        cmocka_unit_test(test_numbers_out_of_range),
         cmocka_unit_test(test_status_message),
         cmocka_unit_test(test_strings_and_time),
     };
