@@ -8,6 +8,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <dbBase.h>
+#include <dbStaticLib.h>
+#include <dbStaticPvt.h>  /* dbPvdTableSize */
 #include <epicsExit.h>
 #include <epicsThread.h>
 #include <iocsh.h>
@@ -22,6 +25,12 @@ static void onSignal(int sig)
 
 int main(int argc, char *argv[])
 {
+    /* Every instance brings ~30 records: Base's default PV directory of 512
+     * hash buckets makes each name lookup (loading, iocInit, every CA search)
+     * walk chains of ~300 names at 5000 instances, which tripled boot time and
+     * idle CPU (docs/performance.md). It must be sized before st.cmd's
+     * dbLoadDatabase; a st.cmd may still set another size first thing. */
+    dbPvdTableSize(16384);
     if (argc >= 2) {
         iocsh(argv[1]);
         epicsThreadSleep(.2);

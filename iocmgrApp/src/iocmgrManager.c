@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <asTrapWrite.h>
+#include <callback.h>
 #include <cantProceed.h>
 #include <dbAccess.h>
 #include <dbScan.h>
@@ -54,6 +55,8 @@ static struct {
     iocmgrInst **insts;
     size_t ninst;
     IOSCANPVT scan;
+    iocmgrScanGate gate;
+    epicsMutexId scanLock;  /* the gates */
     /* under lock */
     int connected;
     int runningCount, faultCount;
@@ -67,11 +70,45 @@ static struct {
 
 static epicsThreadOnceId onceId = EPICS_THREAD_ONCE_INIT;
 
+/* ---- coalesced I/O Intr requests ----------------------------------------
+ * A relist or a resync re-derives every instance at once. Queuing one
+ * callback per change (and one more for the manager's list, whose NAMES
+ * copies every name) overflowed Base's callback queue (2000 entries) from
+ * about 1000 instances on ("callbackRequest: cbLow ring buffer full"), and a
+ * dropped request leaves records stale until the instance changes again
+ * (tests/bench, docs/performance.md). A list is now queued at most once; a
+ * request made while it is queued or being processed asks for one more pass
+ * when it completes, so no change is missed. */
+static void scanDone(void *usr, IOSCANPVT scan, int prio)
+{
+    iocmgrScanGate *g = usr;
+    epicsMutexMustLock(mgr.scanLock);
+    g->pending &= ~(1u << prio);
+    if (!g->pending && g->again) {
+        g->again = 0;
+        g->pending = scanIoRequest(scan);
+    }
+    epicsMutexUnlock(mgr.scanLock);
+}
+
+static void requestScan(IOSCANPVT scan, iocmgrScanGate *g)
+{
+    epicsMutexMustLock(mgr.scanLock);
+    if (g->pending) g->again = 1;
+    else g->pending = scanIoRequest(scan);
+    epicsMutexUnlock(mgr.scanLock);
+}
+
+#define requestInstScan(inst) requestScan((inst)->scan, &(inst)->gate)
+#define requestMgrScan() requestScan(mgr.scan, &mgr.gate)
+
 static void onceInit(void *arg)
 {
     (void)arg;
     mgr.lock = epicsMutexMustCreate();
+    mgr.scanLock = epicsMutexMustCreate();
     scanIoInit(&mgr.scan);
+    scanIoSetComplete(mgr.scan, scanDone, &mgr.gate);
     mgr.pendingGrace = 60.0;
     mgr.writer = epicsThreadPrivateCreate();
 }
@@ -127,7 +164,7 @@ static void setLastError(const char *msg)
     epicsMutexMustLock(mgr.lock);
     snprintf(mgr.lastError, sizeof mgr.lastError, "%s", msg);
     epicsMutexUnlock(mgr.lock);
-    scanIoRequest(mgr.scan);
+    requestMgrScan();
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -198,7 +235,7 @@ void iocmgrSetReadOnly(int readOnly)
     mgr.readOnly = readOnly != 0;
     epicsMutexUnlock(mgr.lock);
     errlogPrintf("%s: read-only mode %s\n", driverName, readOnly ? "on: every command is refused" : "off");
-    scanIoRequest(mgr.scan);
+    requestMgrScan();
 }
 
 void iocmgrSetPendingGrace(double seconds)
@@ -276,8 +313,8 @@ static void refresh(iocmgrInst *inst)
     if (iocmgrDebug)
         errlogPrintf("%s: %s -> %s (%s)\n", driverName, inst->name,
                      iocmgrStatusNames[view.status], view.message);
-    scanIoRequest(inst->scan);
-    scanIoRequest(mgr.scan);
+    requestInstScan(inst);
+    requestMgrScan();
 }
 
 static void refreshAll(void)
@@ -303,7 +340,7 @@ static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
                      driverName, ki->name);
     }
     epicsMutexUnlock(mgr.lock);
-    scanIoRequest(mgr.scan);
+    requestMgrScan();
 }
 
 static void onPod(void *arg, k8sChange change, const k8sPod *pod)
@@ -327,8 +364,8 @@ static void onSync(void *arg, int connected, const char *message)
         snprintf(mgr.lastError, sizeof mgr.lastError, "%s", message);
     epicsMutexUnlock(mgr.lock);
     if (connected) refreshAll();
-    for (i = 0; i < mgr.ninst; i++) scanIoRequest(mgr.insts[i]->scan);
-    scanIoRequest(mgr.scan);
+    for (i = 0; i < mgr.ninst; i++) requestInstScan(mgr.insts[i]);
+    requestMgrScan();
 }
 
 static void k8sLogger(int level, const char *msg)
@@ -376,6 +413,7 @@ static iocmgrInst *newInstance(const char *name, int expected)
     pvNameOf(name, inst->pvName, sizeof inst->pvName);
     inst->expected = expected;
     scanIoInit(&inst->scan);
+    scanIoSetComplete(inst->scan, scanDone, &inst->gate);
     iocmgrDeriveDisconnected(&inst->view, "not yet connected");
     return inst;
 }
@@ -431,6 +469,12 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
     }
     free(list);
     qsort(mgr.insts, mgr.ninst, sizeof *mgr.insts, byName);
+    /* Each instance has an I/O Intr list of its own and a resync queues them
+     * all at once (once each, see requestScan): the callback queues must hold
+     * them. Base's default is 2000 entries; a st.cmd may still set a larger
+     * size with callbackSetQueueSize() after iocmgrLoadInstances. */
+    if (mgr.ninst > 1000)
+        callbackSetQueueSize((int)mgr.ninst + 2000);
 
     for (i = 0; i < mgr.ninst; i++) {
         iocmgrInst *inst = mgr.insts[i];
@@ -519,7 +563,7 @@ static void setFeedback(iocmgrInst *inst, int busy, int stat, const char *msg)
     inst->cmdStat = stat;
     snprintf(inst->cmdMsg, sizeof inst->cmdMsg, "%s", msg);
     epicsMutexUnlock(mgr.lock);
-    scanIoRequest(inst->scan);
+    requestInstScan(inst);
 }
 
 static void storeLog(iocmgrInst *inst, int which, const char *body, size_t len)
@@ -655,19 +699,24 @@ int iocmgrReboot(const char *who, char *msg, size_t len)
 
 /* ---- who writes ------------------------------------------------------- */
 
+/* rsrv calls the "before" half on the CA client's own thread, where the record then
+ * processes, but for a put with completion (caput -c) the "after" half on the client's
+ * event thread: a buffer freed by "after" through thread-private storage was never
+ * found there, and 256 bytes leaked per such write (tools/sanitize.sh, LeakSanitizer).
+ * So each thread keeps one buffer, freed when the thread exits; a CA server thread
+ * serves one client, so what it holds is always that client's user@host. */
 static void trapWrite(asTrapWriteMessage *m, int after)
 {
-    if (after) {
-        char *who = epicsThreadPrivateGet(mgr.writer);
-        epicsThreadPrivateSet(mgr.writer, NULL);
-        free(who);
-    } else {
-        char *who = malloc(256);
+    char *who;
+    if (after) return;
+    who = epicsThreadPrivateGet(mgr.writer);
+    if (!who) {
+        who = malloc(256);
         if (!who) return;
-        snprintf(who, 256, "%s@%s", m->userid ? m->userid : "?", m->hostid ? m->hostid : "?");
-        free(epicsThreadPrivateGet(mgr.writer));
         epicsThreadPrivateSet(mgr.writer, who);
+        epicsAtThreadExit(free, who);
     }
+    snprintf(who, 256, "%s@%s", m->userid ? m->userid : "?", m->hostid ? m->hostid : "?");
 }
 
 const char *iocmgrCurrentWriter(void)

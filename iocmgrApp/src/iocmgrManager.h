@@ -23,12 +23,19 @@ typedef enum {
     IOCMGR_CMD_SET_IMAGE, IOCMGR_CMD_LOG, IOCMGR_CMD_LOG_PREV
 } iocmgrCmdKind;
 
+/* I/O Intr requests of one list, coalesced (iocmgrManager.c, requestScan) */
+typedef struct iocmgrScanGate {
+    unsigned pending;     /* priorities queued or being processed */
+    int again;            /* requested again meanwhile: one more pass */
+} iocmgrScanGate;
+
 typedef struct iocmgrInst {
     char name[64];        /* Kubernetes name, e.g. bl46p-ea-ioc-01 */
     char pvName[64];      /* upper-cased, e.g. BL46P-EA-IOC-01 */
     int expected;         /* named in st.cmd or the expected-instances file */
     char domain[128];     /* domain label (else location) at boot, for grouping alarms */
     IOSCANPVT scan;       /* every I/O Intr record of the instance */
+    iocmgrScanGate gate;  /* iocmgrManager.c: scan queued at most once at a time */
     /* below: under iocmgrLock() */
     iocmgrView view;      /* derived from the cache; see iocmgrReadView() */
     int busy;

@@ -281,6 +281,16 @@ static void watchDone(void *arg, const k8sHttpResponse *res)
     if (w->silentAbort) {
         w->silentAbort = 0;
         k8sLog(1, "%s: %s watch silent for %.0f s, restarting it", driverName, w->what, w->silentTimeout);
+        /* A healthy server ends the watch (timeoutSeconds) or sends bookmarks before
+         * this limit, so silence means a path that swallows everything (a hung API or
+         * a black-holed connection, which TCP keepalive cannot see while the next hop
+         * answers): the cache is no longer known to be current. Without this, CONNECTED
+         * stayed 1 and stale values showed as good for as long as the silence lasted
+         * (tests/integration/test_cluster_faults.py, black hole). The re-watch's 200
+         * sets it back. */
+        snprintf(msg, sizeof msg, "watch %s: no data for %.0f s (API not answering), reconnecting",
+                 w->what, w->silentTimeout);
+        setSynced(w, 0, msg);
         startWatch(w);
         return;
     }
