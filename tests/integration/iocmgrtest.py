@@ -387,3 +387,67 @@ def wait_until(pred, timeout, step=0.1, what="condition"):
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(step)
+
+
+class TimedMonitor(Monitor):
+    """Monitor that also keeps when each update arrived: timeline [(monotonic, value, sevr)]."""
+
+    def __init__(self, ca, pv, string=False):
+        self.timeline = []
+        super().__init__(ca, pv, string)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            parts = line.rstrip("\n").split("|")
+            if len(parts) >= 3:
+                value = parts[2].strip()
+                sevr = parts[4].strip() if len(parts) > 4 and parts[4].strip() else "NO_ALARM"
+                self.timeline.append((time.monotonic(), value, sevr))
+                self.updates.put((value, sevr))
+
+    def first(self, pred, after=0.0):
+        """Time of the first update at or after `after` matching pred(value, sevr), or None."""
+        for t, v, s in list(self.timeline):
+            if t >= after and pred(v, s):
+                return t
+        return None
+
+    def wait_after(self, pred, after, timeout):
+        """Wait for an update at or after `after` matching pred (value or predicate);
+        returns its time. Unlike wait(), updates queued earlier never satisfy it."""
+        test = pred if callable(pred) else (lambda v, s: v == str(pred))
+        deadline = time.monotonic() + timeout
+        while (t := self.first(test, after)) is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s; timeline {self.timeline}")
+            time.sleep(0.02)
+        return t
+
+
+@contextmanager
+def timed_monitor(ca, pv, string=False):
+    mon = TimedMonitor(ca, pv, string)
+    try:
+        yield mon
+    finally:
+        mon.close()
+
+
+def ca_tools_for_any_user():
+    """caget/caput/camonitor with the EPICS libraries they load, copied to a
+    world-readable directory: EPICS Base in a cache under /root (mode 0700) cannot
+    be loaded by another user, so `setpriv --reuid nobody caput` would fail before
+    sending anything. Returns (directory, env additions); the binaries use
+    RUNPATH, so LD_LIBRARY_PATH wins."""
+    import shutil
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="iocmgr-ca-tools-"))
+    d.chmod(0o755)
+    for tool in ("caget", "caput", "camonitor"):
+        shutil.copy2(BASE_BIN / tool, d / tool)
+    for lib in (EPICS_BASE / "lib" / ARCH).glob("lib*.so*"):
+        if lib.name.startswith(("libca.", "libCom.")):
+            shutil.copy2(lib, d / lib.name, follow_symlinks=True)
+    for f in d.iterdir():
+        f.chmod(0o755)
+    return d, {"LD_LIBRARY_PATH": str(d)}

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Soak: push many watch events through a running iocmgr IOC's cache and records,
+and watch its memory.
+
+A namespace of its own (default iocmgr-soak) gets --instances StatefulSets shaped
+like the demo's (labels ioc=true ...); half run one pod each (kwok), half are
+scaled to 0. An IOC is booted against that namespace, so every instance has its
+records. Then --workers threads PATCH an annotation, alternately on a StatefulSet
+and on a pod, as fast as the local apiserver takes them (HTTP/1.1 keep-alive, the
+admin client certificate): each accepted PATCH is one MODIFIED event on one of the
+IOC's watches, decoded, cached and turned into a record update.
+
+The IOC's VmRSS (/proc/PID/status) is sampled every 10 s and at 10 %, 50 % and 100 %
+of the events; growth is RSS(100 %) against RSS(10 %) (after warm-up). Bounded: stops
+at --events or after --max-seconds, whichever comes first, and says which.
+
+    . /tmp/env-of-your-cluster   # IOCMGR_CLUSTER_DIR and the IOCMGR_*_PORT variables
+    tests/faults/soak.py [--events 1000000] [--max-seconds 1200] [--instances 200]
+
+Needs a running cluster (tests/cluster/up.sh; demo.sh not needed). The last line is
+a JSON summary; exit status 1 when the IOC lost its connection for good, died, or
+RSS grew by 5 % or more.
+"""
+import argparse
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from iocmgrtest import CACHE, run_ioc_with  # noqa: E402
+
+STS = """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {name}
+  namespace: {ns}
+  labels: {{app: {name}, ioc: "true", location: soak, domain: soak, enabled: "{enabled}",
+           description: Soak-instance}}
+spec:
+  replicas: {replicas}
+  serviceName: {name}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}, ioc: "true"}}
+      annotations: {{pod-ready.stage.kwok.x-k8s.io/delay: "0s"}}
+    spec:
+      hostNetwork: true
+      tolerations: [{{key: beamline, operator: Exists, effect: NoSchedule}}]
+      containers:
+      - name: ioc
+        image: ghcr.io/epics-containers/ioc-adsimdetector-runtime:2024.4.1
+        command: [bash, -c, /epics/ioc/start.sh]
+        env: [{{name: IOC_NAME, value: {name}}}, {{name: IOC_PREFIX, value: {upper}}}]
+"""
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Load:
+    def __init__(self, cluster_dir, port, ns, targets, target, deadline):
+        pki = Path(cluster_dir) / "pki"
+        self.ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self.ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        self.port, self.ns, self.targets = port, ns, targets   # API paths, weighted by repetition
+        self.target, self.deadline = target, deadline
+        self.lock = threading.Lock()
+        self.done = 0
+        self.errors = 0
+        self.last_error = ""
+
+    def worker(self, index):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        n = 0
+        while True:
+            with self.lock:
+                if self.done >= self.target or time.monotonic() > self.deadline:
+                    break
+            n += 1
+            path = self.targets[(index * 7919 + n * 104729) % len(self.targets)]
+            body = json.dumps({"metadata": {"annotations": {"iocmgr.soak/n": f"{index}-{n}"}}})
+            try:
+                conn.request("PATCH", path, body=body,
+                             headers={"Content-Type": "application/merge-patch+json"})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+                if not ok:
+                    err = f"HTTP {resp.status} {path}"
+            except (OSError, http.client.HTTPException) as e:
+                ok, err = False, f"{type(e).__name__}: {e}"
+                conn.close()
+                conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+            with self.lock:
+                if ok:
+                    self.done += 1
+                else:
+                    self.errors += 1
+                    self.last_error = err
+        conn.close()
+
+
+def kubectl(env, *args, stdin=None, timeout=300):
+    r = subprocess.run(["kubectl", *args], env=env, input=stdin, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args[:3])}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--max-seconds", type=float, default=1200)
+    ap.add_argument("--instances", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--namespace", default="iocmgr-soak")
+    ap.add_argument("--mix", default="sts:2,pod:1,event:1",
+                    help="relative weights of the PATCH targets: StatefulSets (records), pods "
+                         "(records), Warning Events (cache only)")
+    ap.add_argument("--keep", action="store_true", help="leave the namespace in place")
+    a = ap.parse_args()
+
+    cluster_dir = Path(os.environ.get("IOCMGR_CLUSTER_DIR", CACHE / "cluster-run"))
+    if not (cluster_dir / "env").exists():
+        sys.exit(f"soak: no cluster in {cluster_dir}: run tests/cluster/up.sh (IOCMGR_CLUSTER_DIR)")
+    out = subprocess.run(["bash", "-c", f". '{cluster_dir}/env' && env -0"], capture_output=True,
+                         text=True, check=True).stdout
+    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    port = int(env["IOCMGR_API_URL"].rsplit(":", 1)[1])
+    ns = a.namespace
+
+    names = [f"soak-ioc-{i:03d}" for i in range(a.instances)]
+    running = names[: a.instances // 2]
+    print(f"soak: {a.instances} instances in {ns} ({len(running)} with a pod); target {a.events} events, "
+          f"at most {a.max_seconds:.0f} s", flush=True)
+    gone_by = time.monotonic() + 180   # a namespace left Terminating by an earlier run
+    while kubectl(env, "get", "ns", ns, "--ignore-not-found", "-o", "jsonpath={.status.phase}") == "Terminating":
+        if time.monotonic() > gone_by:
+            sys.exit(f"soak: namespace {ns} still Terminating after 180 s")
+        time.sleep(2)
+    if f"namespace/{ns}" not in kubectl(env, "get", "ns", "-o", "name").split():
+        kubectl(env, "create", "namespace", ns)
+    docs = "".join(STS.format(name=n, ns=ns, upper=n.upper(), replicas=1 if n in running else 0,
+                              enabled="true" if n in running else "false") for n in names)
+    kubectl(env, "apply", "-f", "-", stdin=docs)
+    t_ready = time.monotonic() + 300
+    while True:
+        ready = kubectl(env, "-n", ns, "get", "pods", "-o",
+                        "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}")
+        if ready.split().count("True") >= len(running):
+            break
+        if time.monotonic() > t_ready:
+            sys.exit("soak: pods not Ready after 300 s")
+        time.sleep(2)
+    pods = [f"{n}-0" for n in running]
+    # Warning Events about the soak pods, as the scheduler or kubelet would write
+    events = [f"soak-warning-{i:03d}" for i in range(len(running))]
+    kubectl(env, "apply", "-f", "-", stdin="".join(
+        f"---\napiVersion: v1\nkind: Event\nmetadata: {{name: {e}, namespace: {ns}}}\ntype: Warning\n"
+        f"reason: BackOff\nmessage: soak\ninvolvedObject: {{kind: Pod, name: {p}, namespace: {ns}}}\n"
+        for e, p in zip(events, pods)))
+    weights = dict((k, int(v)) for k, v in (w.split(":") for w in a.mix.split(",")))
+    paths = {"sts": [f"/apis/apps/v1/namespaces/{ns}/statefulsets/{n}" for n in names],
+             "pod": [f"/api/v1/namespaces/{ns}/pods/{p}" for p in pods],
+             "event": [f"/api/v1/namespaces/{ns}/events/{e}" for e in events]}
+    targets = []
+    for kind, w in weights.items():
+        for i in range(max(len(v) for v in paths.values()) * w):
+            if w:
+                targets.append(paths[kind][i % len(paths[kind])])
+
+    summary = {"target_events": a.events, "instances": a.instances, "mix": a.mix}
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="iocmgr-soak-") as tmp:
+        tmp = Path(tmp)
+        ioc_env = {"KUBECONFIG": env["KUBECONFIG"], "IOCMGR_NAMESPACE": ns}
+        with run_ioc_with(tmp, ioc_env, prefix="SOAK-IOCMGR:", boot_timeout=120) as ioc:
+            ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=60)
+            assert int(ioc.get("COUNT")) == a.instances, ioc.get("COUNT")
+            pid = ioc.proc.pid
+            time.sleep(5)
+            summary["rss_boot_kib"] = rss_kib(pid)
+            t0 = time.monotonic()
+            load = Load(cluster_dir, port, ns, targets, a.events, t0 + a.max_seconds)
+            threads = [threading.Thread(target=load.worker, args=(i,), daemon=True) for i in range(a.workers)]
+            for t in threads:
+                t.start()
+            marks = {10: None, 50: None, 100: None}
+            curve = []
+            next_sample = t0
+            while any(t.is_alive() for t in threads):
+                time.sleep(0.2)
+                now = time.monotonic()
+                done = load.done
+                for pct in marks:
+                    if marks[pct] is None and done >= a.events * pct / 100:
+                        marks[pct] = (done, round(now - t0, 1), rss_kib(pid))
+                        print(f"soak: {pct:3d} %: {done} events in {now - t0:.0f} s, RSS {marks[pct][2]} KiB",
+                              flush=True)
+                if now >= next_sample:
+                    curve.append((round(now - t0), done, rss_kib(pid)))
+                    next_sample += 10
+                    if len(curve) % 6 == 0:
+                        print(f"soak: {done} events, {done / max(now - t0, 1e-9):.0f}/s, RSS {curve[-1][2]} KiB, "
+                              f"errors {load.errors}", flush=True)
+                if ioc.proc.poll() is not None:
+                    failed.append(f"the IOC exited with status {ioc.proc.returncode}")
+                    break
+            elapsed = time.monotonic() - t0
+            time.sleep(5)   # let the IOC drain what is in flight
+            final_rss = rss_kib(pid) if ioc.proc.poll() is None else None
+            summary.update({
+                "events": load.done, "seconds": round(elapsed, 1),
+                "events_per_s": round(load.done / elapsed, 1), "patch_errors": load.errors,
+                "last_error": load.last_error, "reached_target": load.done >= a.events,
+                "rss_marks_kib": {f"{k}%": v for k, v in marks.items()}, "rss_final_kib": final_rss,
+                "curve": curve})
+            if ioc.proc.poll() is None:
+                summary["connected_at_end"] = ioc.get("CONNECTED")
+                log = ioc.logtext()
+                summary["relists_410"] = log.count("410 Gone")
+                summary["sync_losses"] = log.count("Kubernetes API unreachable")
+                # still live: a change made now shows up
+                probe = names[-1]
+                kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=1")
+                ioc.ca.wait_value(ioc.pv("ENABLED", probe), "Enabled", timeout=60)
+                kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=0")
+                summary["live_after"] = True
+                if summary["connected_at_end"] != "Connected":
+                    failed.append("CONNECTED is not Connected at the end")
+    # growth: 100 % (or the last sample when the target was not reached) against 10 %
+    base = marks[10][2] if marks[10] else (curve[len(curve) // 10][2] if curve else None)
+    end = marks[100][2] if marks[100] else final_rss
+    if base and end:
+        summary["rss_growth_pct"] = round(100.0 * (end - base) / base, 2)
+        if summary["rss_growth_pct"] >= 5:
+            failed.append(f"RSS grew {summary['rss_growth_pct']} % (limit 5 %)")
+    if not summary.get("reached_target"):
+        rate = summary.get("events_per_s") or 0
+        summary["extrapolated_seconds_for_target"] = round(a.events / rate) if rate else None
+        print(f"soak: target not reached within {a.max_seconds:.0f} s: {summary.get('events')} events at "
+              f"{rate}/s; {a.events} would take about {summary['extrapolated_seconds_for_target']} s here",
+              flush=True)
+    if not a.keep:
+        kubectl(env, "delete", "namespace", ns, "--wait=false")
+    summary["failed"] = failed
+    print("soak: " + ("FAILED: " + "; ".join(failed) if failed else "ok"), flush=True)
+    print(json.dumps(summary))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

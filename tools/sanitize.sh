@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The unit, IOC-level and integration tests with memory checking, in a separate
+# copy of the tree so the developer's build is untouched.
+#
+#   tools/sanitize.sh [asan]     build everything with -fsanitize=address,undefined in
+#                                $IOCMGR_CACHE/asan-build and run: the unit and IOC-level
+#                                tests, make -C tests/k8s asan + integration-asan, and the
+#                                IOC integration tests (pytest) with the sanitized IOC
+#   tools/sanitize.sh valgrind   plain build in $IOCMGR_CACHE/valgrind-build whose
+#                                bin/<arch>/iocmgr runs the real IOC under valgrind
+#                                memcheck; the unit/IOC-level tests under valgrind,
+#                                make -C tests/k8s valgrind, the standalone test and a
+#                                subset of the cluster tests (IOCMGR_VALGRIND_TESTS)
+#
+# Any sanitizer report or valgrind error (leaks: definite and indirect) counts as a
+# failure, also from an IOC that a pytest test started and stopped: every report
+# goes to a file under the copy's tests/results/memcheck/, read at the end.
+# The last line is "sanitize: N passed, N failed"; exit status 1 on any failure.
+#
+# Cluster: when IOCMGR_CLUSTER_DIR names a running local cluster (tests/cluster/up.sh
+# + demo.sh, with its IOCMGR_*_PORT variables), it is used and left running; else one
+# is started in $IOCMGR_CACHE/cluster-sanitize on ports of its own and stopped at the
+# end. IOCMGR_SANITIZE_NO_CLUSTER=1 runs only what needs no cluster.
+set -u
+
+mode=${1:-asan}
+case $mode in asan|valgrind) ;; *) echo "usage: $0 [asan|valgrind]" >&2; exit 2 ;; esac
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
+dest=$IOCMGR_CACHE/$mode-build
+SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+say() { echo "sanitize: $*"; }
+die() { echo "sanitize: error: $*" >&2; echo "sanitize: 0 passed, 1 failed"; exit 1; }
+
+[ -f "$top/configure/RELEASE.deps" ] || [ -f "$top/configure/RELEASE.local" ] ||
+    die "no EPICS Base configured: run 'make deps' (or make) in $top first"
+[ "$mode" = valgrind ] && ! command -v valgrind >/dev/null && die "valgrind not found: apt-get install valgrind"
+
+# ---------------------------------------------------------------- the copy
+# The work tree's files as git sees them (tracked and untracked, minus .gitignore'd
+# build products), plus the Base selection. mtimes are kept, so make rebuilds only
+# what changed since the last run.
+sync_tree() {
+    local list have
+    list=$(mktemp) have=$(mktemp)
+    if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$top" && git ls-files -co --exclude-standard | while IFS= read -r f; do
+            [ -f "$f" ] && printf '%s\n' "$f"; done) > "$list"
+    else
+        (cd "$top" && find . \( -name 'O.*' -o -path ./bin -o -path ./lib -o -path ./db -o -path ./dbd \
+            -o -path ./include -o -path ./tests/k8s/build -o -path ./tests/results -o -name __pycache__ \
+            -o -name envPaths -o -name '*.local' \) -prune -o -type f -print | sed 's|^\./||') > "$list"
+    fi
+    for f in configure/RELEASE.deps configure/RELEASE.local; do
+        [ -f "$top/$f" ] && echo "$f" >> "$list"
+    done
+    sort -u -o "$list" "$list"
+    mkdir -p "$dest"
+    tar -C "$top" -cf - -T "$list" | tar -C "$dest" -xpf - || die "cannot copy the tree to $dest"
+    # files the work tree no longer has (build products are not in either list)
+    (cd "$dest" && find . \( -name 'O.*' -o -path ./bin -o -path ./lib -o -path ./db -o -path ./dbd \
+        -o -path ./include -o -path ./tests/k8s/build -o -path ./tests/results -o -name __pycache__ \
+        -o -name envPaths -o -name '*.local' -o -path ./configure/RELEASE.deps \) -prune -o -type f -print |
+        sed 's|^\./||' | sort) > "$have"
+    comm -23 "$have" "$list" | (cd "$dest" && xargs -r rm -f --)
+    rm -f "$list" "$have"
+    # the developer's own CONFIG_SITE.local (if any), then ours
+    {
+        [ -f "$top/configure/CONFIG_SITE.local" ] && cat "$top/configure/CONFIG_SITE.local"
+        echo "# written by tools/sanitize.sh $mode: this copy only"
+        if [ "$mode" = asan ]; then
+            echo "USR_CFLAGS += $SAN"
+            echo "USR_CXXFLAGS += $SAN"
+            echo "USR_LDFLAGS += -fsanitize=address,undefined"
+        else
+            echo "OPT_CFLAGS_YES = -O1 -g"
+            echo "OPT_CXXFLAGS_YES = -O1 -g"
+        fi
+    } > "$dest/configure/CONFIG_SITE.local.new"
+    cmp -s "$dest/configure/CONFIG_SITE.local.new" "$dest/configure/CONFIG_SITE.local" 2>/dev/null &&
+        rm -f "$dest/configure/CONFIG_SITE.local.new" ||
+        mv -f "$dest/configure/CONFIG_SITE.local.new" "$dest/configure/CONFIG_SITE.local"
+}
+
+t0=$SECONDS
+say "copying $top to $dest"
+sync_tree
+say "building ($mode) in $dest"
+blog=$dest/build.log
+if ! make -C "$dest" -j"$(nproc)" >"$blog" 2>&1; then
+    tail -n 40 "$blog"
+    die "the $mode build failed (log: $blog)"
+fi
+say "built in $((SECONDS - t0)) s"
+
+arch=$(perl "$(sed -n 's/^EPICS_BASE *= *//p' "$dest"/configure/RELEASE.deps "$dest"/configure/RELEASE.local 2>/dev/null | tail -1)/lib/perl/EpicsHostArch.pl")
+results=$dest/tests/results
+memdir=$results/memcheck
+rm -rf "$results"
+mkdir -p "$memdir"
+
+# ---------------------------------------------------------------- checking options
+supp=$top/tests/faults/lsan.supp
+if [ "$mode" = asan ]; then
+    # full stacks through EPICS Base (built without frame pointers): slower, but a leak
+    # report must name its allocation site to be fixed or suppressed precisely
+    export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$memdir/asan:fast_unwind_on_malloc=0:malloc_context_size=30"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$memdir/ubsan"
+    export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0"
+    wrap=""
+else
+    vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    vg="$vg --show-leak-kinds=definite,indirect --num-callers=30"
+    vg="$vg --suppressions=$top/tests/faults/valgrind.supp --log-file=$memdir/valgrind.%p"
+    wrap=$vg
+    # the IOC the pytest helpers start (TOP/bin/<arch>/iocmgr) becomes valgrind + the IOC;
+    # SIGTERM reaches the IOC itself (exec), which exits cleanly and valgrind reports
+    bin=$dest/bin/$arch
+    if ! head -c 2 "$bin/iocmgr" | grep -q '#!'; then
+        mv -f "$bin/iocmgr" "$bin/iocmgr.bin"
+    fi
+    cat > "$bin/iocmgr" <<EOF
+#!/bin/sh
+# tools/sanitize.sh valgrind: the IOC under memcheck (this copy only)
+exec $vg "\$(dirname "\$0")/iocmgr.bin" "\$@"
+EOF
+    chmod +x "$bin/iocmgr"
+fi
+
+passed=0
+failed=0
+failures=()
+count() {  # name log rc
+    local name=$1 log=$2 rc=$3 ok notok
+    ok=$(grep -c -E '^ok ' "$log")
+    notok=$(grep -c -E '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "# $name exited with status $rc"; fi
+    passed=$((passed + ok)); failed=$((failed + notok))
+    [ "$notok" -eq 0 ] || failures+=("$name")
+}
+run_tap() {
+    local name=$1; shift
+    local log=$results/$name.log rc
+    echo "=== $name"
+    "$@" >"$log" 2>&1; rc=$?
+    cat "$log"
+    count "$name" "$log" "$rc"
+}
+run_pytest() {
+    local name=$1; shift
+    local log=$results/$name.log rc p f
+    echo "=== $name"
+    (cd "$dest" && timeout "${IOCMGR_SANITIZE_PYTEST_TIMEOUT:-3600}" python3 -m pytest -p no:cacheprovider -v "$@") >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(tail -1 "$log" | grep -o -E '[0-9]+ passed' | grep -o -E '[0-9]+' || echo 0)
+    f=$(tail -1 "$log" | grep -o -E '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "# $name exited with status $rc"; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" -eq 0 ] || failures+=("$name")
+}
+
+# ---------------------------------------------------------------- unit and IOC-level
+for t in "$dest"/tests/O."$arch"/test*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    case $t in *.t|*.tap) continue ;; esac
+    run_tap "$(basename "$t")" bash -c "cd '$dest/tests/O.$arch' && $wrap ./$(basename "$t")"
+done
+if [ "$mode" = asan ]; then
+    run_tap k8s-unit-asan make -s -C "$dest/tests/k8s" asan
+else
+    run_tap k8s-unit-valgrind make -s -C "$dest/tests/k8s" valgrind
+fi
+run_pytest ioc-standalone tests/integration/test_standalone.py
+
+# ---------------------------------------------------------------- against a cluster
+if [ -z "${IOCMGR_SANITIZE_NO_CLUSTER:-}" ]; then
+    own=""
+    if [ -z "${IOCMGR_CLUSTER_DIR:-}" ] || [ ! -f "$IOCMGR_CLUSTER_DIR/env" ]; then
+        own=1
+        export IOCMGR_CLUSTER_DIR=$IOCMGR_CACHE/cluster-sanitize
+        export IOCMGR_APISERVER_PORT=${IOCMGR_SANITIZE_APISERVER_PORT:-16643}
+        export IOCMGR_ETCD_CLIENT_PORT=12579 IOCMGR_ETCD_PEER_PORT=12580
+        export IOCMGR_CM_PORT=16457 IOCMGR_SCHEDULER_PORT=16459 IOCMGR_KWOK_PORT=16450
+        trap '"$top"/tests/cluster/down.sh >/dev/null 2>&1' EXIT
+        echo "=== local control plane ($IOCMGR_CLUSTER_DIR)"
+        if ! { "$top"/tests/cluster/up.sh && "$top"/tests/cluster/demo.sh; } >"$results/cluster-up.log" 2>&1; then
+            cat "$results/cluster-up.log"
+            echo "not ok - the local control plane did not come up"
+            failed=$((failed + 1)); failures+=("cluster-up"); own=fail
+        fi
+    fi
+    if [ "$own" != fail ]; then
+        if [ "$mode" = asan ]; then
+            run_tap k8s-integration-asan make -s -C "$dest/tests/k8s" integration-asan
+            run_pytest ioc-cluster-asan tests/integration/test_cluster_*.py
+        else
+            run_tap k8s-integration-valgrind make -s -C "$dest/tests/k8s" integration-valgrind
+            # shellcheck disable=SC2086  # a list of test files / -k expressions
+            run_pytest ioc-cluster-valgrind ${IOCMGR_VALGRIND_TESTS:-tests/integration/test_cluster_ioc.py \
+                tests/integration/test_cluster_outage.py tests/integration/test_cluster_faults.py \
+                -k "not black_hole and not slow_api"}
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------- reports
+echo "=== memory reports ($memdir)"
+reports=0
+for f in "$memdir"/*; do
+    [ -f "$f" ] || continue
+    if [ "$mode" = valgrind ]; then
+        # one file per process; empty with -q when clean. A process that was killed
+        # before valgrind finished leaves no ERROR SUMMARY: shown, not counted.
+        [ -s "$f" ] || { rm -f "$f"; continue; }
+        grep -q -E 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]|Invalid (read|write|free)|uninitialised' "$f" || {
+            echo "# $(basename "$f"): notes only"; sed 's/^/#   /' "$f" | head -20; continue; }
+    fi
+    reports=$((reports + 1))
+    echo "not ok - $(basename "$f")"
+    sed 's/^/#   /' "$f" | head -80
+done
+[ "$reports" -eq 0 ] && echo "ok - no sanitizer or memcheck report"
+if [ "$reports" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + reports)); failures+=("memory-reports"); fi
+
+echo
+say "$mode run took $((SECONDS - t0)) s; logs in $results"
+[ ${#failures[@]} -eq 0 ] || say "failed: ${failures[*]}"
+echo "sanitize: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
