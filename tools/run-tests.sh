@@ -86,7 +86,15 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
     if tests/cluster/up.sh && tests/cluster/demo.sh; then
         run_tap cluster-smoke tests/cluster/smoke.sh
         run_tap k8s-integration make -s -C tests/k8s integration
-        run_pytest ioc-cluster tests/integration/test_cluster_*.py
+        # The fault-injection suite (etcd restarts, compaction, token rotation,
+        # a slow or cut API) is not yet reliable enough for every run:
+        # IOCMGR_TEST_FAULTS=1 adds it (docs/reliability.md).
+        suites=()
+        for f in tests/integration/test_cluster_*.py; do
+            [ "$f" = tests/integration/test_cluster_faults.py ] && [ -z "${IOCMGR_TEST_FAULTS:-}" ] && continue
+            suites+=("$f")
+        done
+        run_pytest ioc-cluster "${suites[@]}"
     else
         echo "not ok - the local control plane did not come up; see above"
         failed=$((failed + 1))
