@@ -70,10 +70,8 @@ class CA:
         self.port = port
         self.env = ca_env(port)
 
-    def run(self, tool, *args, timeout=30, user=None):
+    def run(self, tool, *args, timeout=30):
         cmd = [str(BASE_BIN / tool), *args]
-        if user:
-            cmd = ["setpriv", "--reuid", user, "--regid", user, "--clear-groups", *cmd]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def get(self, pv, string=False):
@@ -86,9 +84,9 @@ class CA:
         r = self.run("caget", "-t", "-w", "1", pv)
         return r.stdout.strip() if r.returncode == 0 else None
 
-    def put(self, pv, value, user=None, wait=True):
+    def put(self, pv, value, wait=True):
         args = (["-c", "-w", "30"] if wait else []) + [pv, str(value)]
-        return self.run("caput", *args, user=user, timeout=60)
+        return self.run("caput", *args, timeout=60)
 
     def wait_value(self, pv, want, timeout=30, string=False):
         """Wait on a monitor until pv shows want (a value or a predicate)."""

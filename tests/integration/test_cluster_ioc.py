@@ -121,11 +121,3 @@ def test_console_log_is_read_on_request(ioc):
     assert ioc.get("CMD_STAT", i) == "OK", ioc.get("CMD_MSG", i, string=True)
     log = ioc.get("LOG", i, string=True)
     assert "iocInit" in log or "iocRun" in log, log[:500]
-
-
-def test_write_from_outside_the_access_group_is_refused_by_ca(ioc, cluster):
-    i = "bl46p-ea-ioc-02"
-    r = ioc.ca.put(ioc.pv("START", i), 1, user="nobody")
-    assert r.returncode != 0 or "denied" in (r.stdout + r.stderr).lower()
-    assert cluster.jsonpath("statefulset", i, "{.spec.replicas}") == "0"
-
