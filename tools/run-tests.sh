@@ -21,7 +21,22 @@ passed=0
 failed=0
 failures=()
 
-arch=$(perl "$(sed -n 's/^EPICS_BASE *= *//p' configure/RELEASE.deps configure/RELEASE.local 2>/dev/null | tail -1)/lib/perl/EpicsHostArch.pl")
+base=$(sed -n 's/^EPICS_BASE *= *//p' configure/RELEASE.deps configure/RELEASE.local 2>/dev/null | tail -1)
+arch=$(perl "$base/lib/perl/EpicsHostArch.pl")
+
+# A CA client that finds no caRepeater on its port spawns one, which keeps the
+# client's stdout and stderr open: a test reading a caget's output through a pipe
+# would then wait for ever. One repeater for the run, on a port of its own, with
+# /dev/null for its output; stopped at the end.
+export EPICS_CA_REPEATER_PORT=${IOCMGR_TEST_CA_REPEATER_PORT:-15065}
+"$base/bin/$arch/caRepeater" </dev/null >/dev/null 2>&1 &
+repeater_pid=$!
+test_cluster=""
+cleanup() {
+    kill "$repeater_pid" 2>/dev/null
+    [ -z "$test_cluster" ] || tests/cluster/down.sh >/dev/null 2>&1
+}
+trap cleanup EXIT
 
 # Count a suite's results: its own closing "N passed, N failed" line when it
 # prints one, else its TAP ok / not ok lines. A suite that exits non-zero
@@ -78,10 +93,10 @@ run_pytest ioc-standalone tests/integration/test_standalone.py
 if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
     # ---- against the local control plane ----
     export IOCMGR_CLUSTER_DIR=$IOCMGR_CACHE/cluster-test
+    test_cluster=1
     export IOCMGR_APISERVER_PORT=${IOCMGR_TEST_APISERVER_PORT:-16543}
     export IOCMGR_ETCD_CLIENT_PORT=12479 IOCMGR_ETCD_PEER_PORT=12480
     export IOCMGR_CM_PORT=16357 IOCMGR_SCHEDULER_PORT=16359 IOCMGR_KWOK_PORT=16350
-    trap 'tests/cluster/down.sh >/dev/null 2>&1' EXIT
     echo "=== local control plane (tests/cluster/up.sh)"
     if tests/cluster/up.sh && tests/cluster/demo.sh; then
         run_tap cluster-smoke tests/cluster/smoke.sh

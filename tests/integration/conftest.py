@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from iocmgrtest import CACHE, TOP, run_ioc
+from iocmgrtest import CACHE, TOP, run_ioc, start_ca_repeater
 
 NAMESPACE = os.environ.get("IOCMGR_NAMESPACE", "bl46p-iocs")
 
@@ -32,6 +32,16 @@ class Cluster:
     def apiserver(self, action):
         subprocess.run([str(TOP / "tests/cluster/apiserver.sh"), action], env={**os.environ},
                        check=True, timeout=120)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ca_repeater():
+    """One caRepeater for the session, with no hold on any test's output."""
+    proc = start_ca_repeater()
+    yield
+    if proc:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,34 @@ def ca_env(port, extra_addr=""):
     return env
 
 
+def start_ca_repeater():
+    """Start Base's caRepeater on a port of this test run, unless EPICS_CA_REPEATER_PORT
+    already names one (tools/run-tests.sh starts it). Returns the process to stop, or None.
+
+    A CA client (caget, camonitor, the IOC's CA links) that finds no repeater on its port
+    spawns one, which inherits the client's stdout and stderr: a caget run with captured
+    output then never reaches end-of-file and the test hangs. Ours has /dev/null for both.
+    caRepeater binds its UDP port on every interface (Base's code); it only relays CA
+    beacons from servers on this host to clients on this host, and stops with the run."""
+    if os.environ.get("EPICS_CA_REPEATER_PORT"):
+        return None
+    port = free_port()
+    os.environ["EPICS_CA_REPEATER_PORT"] = str(port)
+    proc = subprocess.Popen([str(BASE_BIN / "caRepeater")], env=dict(os.environ),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            try:
+                u.bind(("", port))
+            except OSError:
+                return proc       # bound: the repeater is there
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"caRepeater did not bind UDP port {port}")
+
+
 class CA:
     """The real caget/caput/camonitor against one server port."""
 
@@ -168,16 +196,25 @@ class Ioc:
 
 
 @contextmanager
-def run_ioc(tmp_path, env_extra, prefix="TST-IOCMGR-01:", port=None, boot_timeout=40):
-    """Start the built iocmgr with its st.cmd on a port of its own; stop it after."""
+def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR-01:", port=None,
+            boot_timeout=40, stop_timeout=30):
+    """Start the built iocmgr with its st.cmd on a CA port of its own; stop it after.
+
+    pre_iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1"), post_iocsh lines
+    after iocInit (e.g. "dbl > file"). Yields the Ioc; its .proc.returncode is set after."""
     port = port or free_port()
     env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
     env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
                 "IOCMGR_HOSTS": f"{socket.gethostname()},localhost"})
     env.update(env_extra)
     log = tmp_path / f"ioc-{port}.log"
+    args = [str(IOCMGR), "st.cmd"]
+    if pre_iocsh or post_iocsh:
+        script = tmp_path / f"start-{port}.cmd"
+        script.write_text("".join(f"{line}\n" for line in (*pre_iocsh, "< st.cmd", *post_iocsh)))
+        args = [str(IOCMGR), str(script)]
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(IOCMGR), "st.cmd"], cwd=TOP / "iocBoot/iociocmgr", env=env,
+        proc = subprocess.Popen(args, cwd=TOP / "iocBoot/iociocmgr", env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     ioc = Ioc(proc, prefix, CA(port), log)
     try:
@@ -190,7 +227,7 @@ def run_ioc(tmp_path, env_extra, prefix="TST-IOCMGR-01:", port=None, boot_timeou
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(stop_timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -222,38 +259,6 @@ contexts:
 # ---- fault and security tests (tests/faults, test_cluster_faults.py, test_cluster_security.py)
 
 FAULTS = TOP / "tests" / "faults"
-
-
-@contextmanager
-def run_ioc_with(tmp_path, env_extra, pre_iocsh=(), prefix="TST-IOCMGR-01:", port=None, boot_timeout=40):
-    """run_ioc, with iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1",
-    "var iocmgrDebug 1"). Yields the Ioc; its .proc.returncode is set after."""
-    port = port or free_port()
-    env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
-    env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
-                "IOCMGR_HOSTS": f"{socket.gethostname()},localhost"})
-    env.update(env_extra)
-    log = tmp_path / f"ioc-{port}.log"
-    script = tmp_path / f"start-{port}.cmd"
-    script.write_text("".join(f"{line}\n" for line in pre_iocsh) + "< st.cmd\n")
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(IOCMGR), str(script)], cwd=TOP / "iocBoot/iociocmgr", env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    ioc = Ioc(proc, prefix, CA(port), log)
-    try:
-        deadline = time.monotonic() + boot_timeout
-        while ioc.ca.try_get(prefix + "HEARTBEAT") is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"iocmgr did not come up:\n{ioc.logtext()}")
-            time.sleep(0.2)
-        yield ioc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def write_kubeconfig(path, server, namespace="bl46p-iocs", ca_file=None, insecure=False,

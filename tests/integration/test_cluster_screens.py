@@ -9,15 +9,13 @@ embedded displays and open_display actions from the generated overview the way
 Phoebus would, so the static detail screen is checked once per instance."""
 import re
 import shutil
-import subprocess
 import time
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import CA, IOCMGR, TOP, Ioc, ca_env, free_port
+from iocmgrtest import TOP, run_ioc
 
 OPI = TOP / "opi"
 PREFIX = "TST-SCREENS-01:"
@@ -25,38 +23,6 @@ STATIC = ["iocmgr-manager.bob", "iocmgr-row.bob", "iocmgr-instance.bob"]
 # Phoebus fills these itself; they never name a PV.
 PHOEBUS_MACROS = {"pv_name", "pv_value", "actions"}
 MACRO = re.compile(r"\$\((\w+)\)|\$\{(\w+)\}")
-
-
-@contextmanager
-def ioc_with_startup(tmp_path, env_extra, startup, boot_timeout=40):
-    """Like iocmgrtest.run_ioc, but runs `startup` (which includes st.cmd)
-    so the test can add commands after iocInit."""
-    port = free_port()
-    env = ca_env(port)
-    env.update({"IOCMGR_PREFIX": PREFIX, "IOCMGR_USERS": "root", "IOCMGR_HOSTS": "localhost"})
-    env.update(env_extra)
-    script = tmp_path / "screens.cmd"
-    script.write_text(startup)
-    log = tmp_path / f"ioc-{port}.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(IOCMGR), str(script)], cwd=TOP / "iocBoot/iociocmgr",
-                                env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
-    ioc = Ioc(proc, PREFIX, CA(port), log)
-    try:
-        deadline = time.monotonic() + boot_timeout
-        while ioc.ca.try_get(PREFIX + "HEARTBEAT") is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"iocmgr did not come up:\n{ioc.logtext()}")
-            time.sleep(0.2)
-        yield ioc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +36,11 @@ def served(cluster, tmp_path_factory):
         shutil.copy(OPI / name, opi / name)
     alarms = tmp / "alarms.xml"
     dbl = tmp / "records.txt"
-    startup = (f'< st.cmd\n'
-               f'iocmgrWriteScreens("{opi}")\n'
-               f'iocmgrWriteAlarmConfig("{alarms}", "BL46P")\n'
-               f'dbl > {dbl}\n')
+    after_init = [f'iocmgrWriteScreens("{opi}")',
+                  f'iocmgrWriteAlarmConfig("{alarms}", "BL46P")',
+                  f'dbl > {dbl}']
     env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE}
-    with ioc_with_startup(tmp, env, startup) as ioc:
+    with run_ioc(tmp, env, post_iocsh=after_init, prefix=PREFIX) as ioc:
         wait_get(ioc, "CONNECTED", "Connected", 30)
         deadline = time.monotonic() + 20
         while not (alarms.exists() and (opi / "iocmgr-overview.bob").exists()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import ca_tools_for_any_user, run_ioc_with, wait_until, write_kubeconfig
+from iocmgrtest import ca_tools_for_any_user, run_ioc, wait_until, write_kubeconfig
 
 RUNNING = "bl46p-ea-ioc-01"
 STOPPED = "bl46p-ea-ioc-02"
@@ -106,7 +106,7 @@ def test_server_certificate_from_another_ca_is_refused(cluster, tmp_path):
     pki = cluster.dir / "pki"
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api_url(cluster), ca_file=other_ca,
                                   client_cert=pki / "admin.crt", client_key=pki / "admin.key")
-    with run_ioc_with(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-01:") as ioc:
+    with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-01:") as ioc:
         wait_until(lambda: last_error(ioc), 15, what="LAST_ERROR")
         err = last_error(ioc)
         print(f"other CA: LAST_ERROR = {err}")
@@ -133,7 +133,7 @@ def test_bearer_token_never_reaches_a_server_that_fails_verification(cluster, tm
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{trap.port}",
                                   ca_file=cluster.dir / "ca.crt", token=secret)
     try:
-        with run_ioc_with(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-02:") as ioc:
+        with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-02:") as ioc:
             wait_until(lambda: trap.accepted >= 3, 20, what="the IOC's TLS attempts")
             err = last_error(ioc)
             print(f"{case}: LAST_ERROR = {err}; {trap.accepted} attempts, server saw: {trap.failures[:1]}")
@@ -148,7 +148,7 @@ def test_insecure_kubeconfig_works_and_is_logged_loudly(cluster, tmp_path):
     pki = cluster.dir / "pki"
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api_url(cluster), insecure=True,
                                   client_cert=pki / "admin.crt", client_key=pki / "admin.key")
-    with run_ioc_with(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-03:") as ioc:
+    with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-03:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         log = ioc.logtext()
     warning = [line for line in log.splitlines() if "TLS VERIFICATION IS OFF" in line]
@@ -283,7 +283,7 @@ def refused(rc_out):
 @pytest.fixture(scope="module")
 def acs_ioc(cluster, tmp_path_factory):
     env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS=f"{socket.gethostname()},localhost")
-    with run_ioc_with(tmp_path_factory.mktemp("acs"), env, prefix="TST-SEC-04:") as ioc:
+    with run_ioc(tmp_path_factory.mktemp("acs"), env, prefix="TST-SEC-04:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc
 
@@ -328,7 +328,7 @@ def test_control_writes_from_a_host_outside_the_group_are_refused(acs_ioc, ca_to
 def test_hag_with_a_host_name_not_this_host_refuses_root(cluster, ca_tools, tmp_path):
     """IOCMGR_HOSTS names another machine only: root on this one is refused."""
     env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
-    with run_ioc_with(tmp_path, env, prefix="TST-SEC-05:") as ioc:
+    with run_ioc(tmp_path, env, prefix="TST-SEC-05:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         assert refused(caput_as(ioc, ca_tools, ioc.pv("START", STOPPED), 1))
         assert cluster.jsonpath("statefulset", STOPPED, "{.spec.replicas}") == "0"
@@ -340,12 +340,12 @@ def test_client_declared_host_name_and_asCheckClientIP(cluster, ca_tools, tmp_pa
     default): a client can claim an allowed name. With `var asCheckClientIP 1` the
     server uses the client's address instead and a claimed name is worth nothing."""
     env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
-    with run_ioc_with(tmp_path, dict(env), prefix="TST-SEC-06:") as ioc:
+    with run_ioc(tmp_path, dict(env), prefix="TST-SEC-06:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         spoof = caput_as(ioc, ca_tools, ioc.pv("STOP", STOPPED), 1, hostname="opi-elsewhere.example")
         print(f"asCheckClientIP 0: a client claiming an allowed host name is "
               f"{'refused' if refused(spoof) else 'ACCEPTED'}")
-    with run_ioc_with(tmp_path, dict(env), pre_iocsh=["var asCheckClientIP 1"], prefix="TST-SEC-07:") as ioc:
+    with run_ioc(tmp_path, dict(env), pre_iocsh=["var asCheckClientIP 1"], prefix="TST-SEC-07:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         assert refused(caput_as(ioc, ca_tools, ioc.pv("STOP", STOPPED), 1, hostname="opi-elsewhere.example"))
         assert refused(caput_as(ioc, ca_tools, ioc.pv("START", STOPPED), 1))
