@@ -60,7 +60,7 @@ sync_tree() {
     mkdir -p "$dest"
     tar -C "$top" -cf - -T "$list" | tar -C "$dest" -xpf - || die "cannot copy the tree to $dest"
     # files the work tree no longer has (build products are not in either list)
-    (cd "$dest" && find . \( -name 'O.*' -o -path ./bin -o -path ./lib -o -path ./db -o -path ./dbd \
+    (cd "$dest" && find . \( -name 'O.*' -o -path ./bin -o -path ./lib -o -path ./db -o -path ./dbd -o -path ./cfg -o -path ./html -o -path ./templates \
         -o -path ./include -o -path ./tests/k8s/build -o -path ./tests/results -o -name __pycache__ \
         -o -name envPaths -o -name '*.local' -o -path ./configure/RELEASE.deps \) -prune -o -type f -print |
         sed 's|^\./||' | sort) > "$have"

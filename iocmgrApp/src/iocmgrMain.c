@@ -27,8 +27,8 @@ int main(int argc, char *argv[])
 {
     /* Every instance brings ~30 records: Base's default PV directory of 512
      * hash buckets makes each name lookup (loading, iocInit, every CA search)
-     * walk chains of ~300 names at 5000 instances, which tripled boot time and
-     * idle CPU (docs/performance.md). It must be sized before st.cmd's
+     * walk chains of ~280 names at 5000 instances, which doubled the time to
+     * iocInit (docs/performance.md). It must be sized before st.cmd's
      * dbLoadDatabase; a st.cmd may still set another size first thing. */
     dbPvdTableSize(16384);
     if (argc >= 2) {

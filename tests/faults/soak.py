@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from iocmgrtest import CACHE, run_ioc_with  # noqa: E402
+from iocmgrtest import CACHE, run_ioc, start_ca_repeater  # noqa: E402
 
 STS = """---
 apiVersion: apps/v1
@@ -185,10 +185,11 @@ def main():
 
     summary = {"target_events": a.events, "instances": a.instances, "mix": a.mix}
     failed = []
+    repeater = start_ca_repeater()
     with tempfile.TemporaryDirectory(prefix="iocmgr-soak-") as tmp:
         tmp = Path(tmp)
         ioc_env = {"KUBECONFIG": env["KUBECONFIG"], "IOCMGR_NAMESPACE": ns}
-        with run_ioc_with(tmp, ioc_env, prefix="SOAK-IOCMGR:", boot_timeout=120) as ioc:
+        with run_ioc(tmp, ioc_env, prefix="SOAK-IOCMGR:", boot_timeout=120) as ioc:
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=60)
             assert int(ioc.get("COUNT")) == a.instances, ioc.get("COUNT")
             pid = ioc.proc.pid
@@ -255,6 +256,8 @@ def main():
         print(f"soak: target not reached within {a.max_seconds:.0f} s: {summary.get('events')} events at "
               f"{rate}/s; {a.events} would take about {summary['extrapolated_seconds_for_target']} s here",
               flush=True)
+    if repeater:
+        repeater.terminate()
     if not a.keep:
         kubectl(env, "delete", "namespace", ns, "--wait=false")
     summary["failed"] = failed

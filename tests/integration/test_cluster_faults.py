@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import (FAULTS, ApiWatch, SlowProxy, fault, run_ioc_with, timed_monitor, wait_until,
+from iocmgrtest import (FAULTS, ApiWatch, SlowProxy, fault, run_ioc, timed_monitor, wait_until,
                         write_kubeconfig)
 
 RUNNING = "bl46p-ea-ioc-01"      # Running and Ready in the demo
@@ -87,10 +87,24 @@ def cluster_health(cluster):
     return "; ".join(problems)
 
 
+def scheduler_alive():
+    """kube-scheduler exits by design on a corrupted cache (after the relists that
+    etcd compactions and apiserver restarts cause, here or in the k8s integration
+    tests) and the local cluster has no supervisor: start it again if it is gone."""
+    r = subprocess.run([str(FAULTS / "restart.sh"), "--if-dead", "kube-scheduler"], env=dict(os.environ),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    if r.stderr:
+        print(r.stderr.strip())
+
+
 @pytest.fixture(autouse=True)
 def cluster_restored(cluster):
-    """Every test leaves the cluster as the other suites expect it (bounded wait)."""
+    """Every test starts with the scheduler running and leaves the cluster as the
+    other suites expect it (bounded wait)."""
+    scheduler_alive()
     yield
+    scheduler_alive()
     deadline = time.monotonic() + 90
     while (problems := cluster_health(cluster)) and time.monotonic() < deadline:
         time.sleep(1)
@@ -100,7 +114,7 @@ def cluster_restored(cluster):
 @pytest.fixture
 def admin_ioc(cluster, tmp_path):
     """An IOC with the admin kubeconfig, connected, with RUNNING Running."""
-    with run_ioc_with(tmp_path, ioc_env(cluster.kubeconfig), prefix="TST-FAULT-01:") as ioc:
+    with run_ioc(tmp_path, ioc_env(cluster.kubeconfig), prefix="TST-FAULT-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         wait_running(ioc, RUNNING)
         yield ioc
@@ -219,7 +233,7 @@ def test_etcd_compaction_gives_410_and_the_relist_shows_what_changed_in_the_gap(
     etcd is back) reaches no watch as an event: only the relist shows it."""
     i = SCALED
     env = ioc_env(cluster.kubeconfig)
-    with run_ioc_with(tmp_path, env, prefix="TST-FAULT-02:") as ioc:
+    with run_ioc(tmp_path, env, prefix="TST-FAULT-02:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         wait_running(ioc, i)
         raw = ApiWatch(cluster.dir, api_port(cluster), f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets")
@@ -344,7 +358,7 @@ def test_token_file_rotation_and_revocation_without_restarting_the_ioc(cluster, 
     with SlowProxy(api_port(cluster)) as proxy:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{proxy.port}",
                                       ca_file=cluster.dir / "ca.crt", token_file=token_file)
-        with run_ioc_with(tmp_path, ioc_env(kubeconfig), prefix="TST-FAULT-03:") as ioc:
+        with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-FAULT-03:") as ioc:
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
             wait_running(ioc, i)
             stat, msg = log_fetch(ioc, i)
@@ -408,7 +422,7 @@ def proxied_ioc(cluster, tmp_path):
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{proxy.port}",
                                       ca_file=cluster.dir / "ca.crt", client_cert=pki / "admin.crt",
                                       client_key=pki / "admin.key")
-        with run_ioc_with(tmp_path, ioc_env(kubeconfig), prefix="TST-FAULT-04:") as ioc:
+        with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-FAULT-04:") as ioc:
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
             wait_running(ioc, RUNNING)
             yield ioc, proxy
