@@ -297,6 +297,17 @@ def cmd_watch(out):
                 continue
 
 
+def start_watch(out):
+    """The raw pod watch: kwatch (C, libcurl, like iocmgr's network thread) when built, else
+    `bench.py watch`. BENCH_WATCHER=python forces the latter."""
+    kw = HERE / f"O.{ARCH}" / "kwatch"
+    if kw.exists() and os.environ.get("BENCH_WATCHER", "c") == "c":
+        host, port = api_url()
+        return subprocess.Popen([str(kw), f"https://{host}:{port}", str(CLUSTER / "ca.crt"),
+                                 str(CLUSTER / "pki/admin.crt"), str(CLUSTER / "pki/admin.key"), NS, str(out)])
+    return subprocess.Popen([sys.executable, str(HERE / "bench.py"), "watch", str(out)])
+
+
 def read_watch(path):
     evs = []
     for line in Path(path).read_text().splitlines():
@@ -506,7 +517,9 @@ def cmd_run(n, round_no):
     names = [name_of(i) for i in range(1, n + 1)]
     names_file = work / "names.txt"
     names_file.write_text("\n".join(names) + "\n")
-    res = {"n": n, "round": round_no, "mode": IOC_MODE, "variant": VARIANT, "start": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load1()}
+    res = {"n": n, "round": round_no, "mode": IOC_MODE, "variant": VARIANT,
+           "watcher": "c" if (HERE / f"O.{ARCH}" / "kwatch").exists() and os.environ.get("BENCH_WATCHER", "c") == "c"
+           else "python", "start": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load1()}
 
     ready, total = count_ready(api)
     if ready < n:
@@ -573,7 +586,10 @@ def cmd_run(n, round_no):
 
         # ---- latency under churn: kubectl delete pod, watch event, CA monitor update
         watchlog = work / "watch.txt"
-        watch = subprocess.Popen([sys.executable, str(HERE / "bench.py"), "watch", str(watchlog)])
+        watch = start_watch(watchlog)
+        # BENCH_WATCH_BOTH=1: the Python watcher as well, to compare the two references
+        pywatch = (subprocess.Popen([sys.executable, str(HERE / "bench.py"), "watch", str(work / "watch-py.txt")])
+                   if os.environ.get("BENCH_WATCH_BOTH") == "1" else None)
         while not watchlog.exists() or not watchlog.read_text().startswith(tuple("0123456789")):
             time.sleep(0.1)
         time.sleep(1)
@@ -602,6 +618,9 @@ def cmd_run(n, round_no):
         res["load_churn"] = load1()
         watch.terminate()
         watch.wait(10)
+        if pywatch:
+            pywatch.terminate()
+            pywatch.wait(10)
         evs = read_watch(watchlog)
         upd = {}
         for line in open(monlog):
@@ -671,7 +690,7 @@ def cmd_run(n, round_no):
             cmd_names = work / f"{label}-names.txt"
             cmd_names.write_text("\n".join(chosen) + "\n")
             watchlog = work / f"{label}-watch.txt"
-            watch = subprocess.Popen([sys.executable, str(HERE / "bench.py"), "watch", str(watchlog)])
+            watch = start_watch(watchlog)
             while not watchlog.exists() or not watchlog.read_text().startswith(tuple("0123456789")):
                 time.sleep(0.1)
             time.sleep(1)
