@@ -5,7 +5,7 @@ TOP = .
 # on a machine that has nothing yet, before EPICS Base exists, so they do not
 # read the EPICS build configuration; they run the dependency step first and
 # then call make again for the EPICS build.
-IOCMGR_GOALS = deps demo test test-unit bench
+IOCMGR_GOALS = deps demo test test-unit bench sanitize valgrind
 ifneq ($(filter $(IOCMGR_GOALS),$(MAKECMDGOALS)),)
 
 .PHONY: $(IOCMGR_GOALS)
@@ -20,6 +20,15 @@ test: deps
 test-unit: deps
 	@$(MAKE) --no-print-directory all
 	@IOCMGR_TEST_UNIT_ONLY=1 $(TOP)/tools/run-tests.sh
+# figures, not pass/fail: docs/performance.md (BENCH_SIZES="100 1000 5000")
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -C $(TOP)/tests/bench bench
+# the test suites on an ASan+UBSan build / under valgrind memcheck: docs/reliability.md
+sanitize: deps
+	@$(TOP)/tools/sanitize.sh asan
+valgrind: deps
+	@$(TOP)/tools/sanitize.sh valgrind
 
 else
 

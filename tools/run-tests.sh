@@ -4,7 +4,9 @@
 # Unit and IOC-level tests first; then, against a local Kubernetes control
 # plane on loopback (tests/cluster) with the demo beamline, the cluster smoke
 # test, the Kubernetes layer's integration tests and the IOC's integration
-# tests with real CA clients. IOCMGR_TEST_UNIT_ONLY=1 stops after the first part.
+# tests with real CA clients, the fault-injection tests, and the whole suite once
+# more built with AddressSanitizer and UBSan (tools/sanitize.sh asan).
+# IOCMGR_TEST_UNIT_ONLY=1 stops after the first part.
 #
 # The test cluster has its own state directory and ports, so a demo cluster
 # started by `make demo` keeps running untouched.
@@ -101,15 +103,20 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
     if tests/cluster/up.sh && tests/cluster/demo.sh; then
         run_tap cluster-smoke tests/cluster/smoke.sh
         run_tap k8s-integration make -s -C tests/k8s integration
-        # The fault-injection suite (etcd restarts, compaction, token rotation,
-        # a slow or cut API) is not yet reliable enough for every run:
-        # IOCMGR_TEST_FAULTS=1 adds it (docs/reliability.md).
         suites=()
         for f in tests/integration/test_cluster_*.py; do
-            [ "$f" = tests/integration/test_cluster_faults.py ] && [ -z "${IOCMGR_TEST_FAULTS:-}" ] && continue
-            suites+=("$f")
+            [ "$f" = tests/integration/test_cluster_faults.py ] || suites+=("$f")
         done
         run_pytest ioc-cluster "${suites[@]}"
+        # faults of the control plane (apiserver killed, etcd restarted and
+        # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
+        # IOCMGR_TEST_FAULTS=0 leaves them out.
+        [ "${IOCMGR_TEST_FAULTS:-1}" = 0 ] ||
+            run_pytest ioc-faults tests/integration/test_cluster_faults.py
+        # everything again, built with ASan+UBSan, against the same cluster; any
+        # sanitizer report fails it (tools/sanitize.sh). IOCMGR_TEST_SANITIZE=0
+        # leaves it out.
+        [ "${IOCMGR_TEST_SANITIZE:-1}" = 0 ] || run_tap sanitize-asan tools/sanitize.sh asan
     else
         echo "not ok - the local control plane did not come up; see above"
         failed=$((failed + 1))
