@@ -9,6 +9,10 @@
 #-   IOCMGR_NAMESPACE   namespace, default the context's, $EC_TARGET or $EC_K8S_NAMESPACE
 #-   IOCMGR_EXPECTED    YAML file of instances that must exist (Absent otherwise)
 #-   IOCMGR_READONLY    1: refuse every command
+#-   IOCMGR_PENDING_GRACE  seconds Pending/Starting is normal before MAJOR (60)
+#-   IOCMGR_WATCH_TIMEOUT  seconds a silent watch counts as broken (120)
+#-   IOCMGR_LOG_NELM    characters of console log per LOG PV (16384)
+#-   IOCMGR_UPTIME_SCAN, IOCMGR_ALIVE_SCAN  "1 second" (default) ... "10 second"
 #-   IOCMGR_USERS, IOCMGR_HOSTS  who may write control PVs (iocmgr.acf)
 #-   IOCMGR_OPI_DIR     where to write iocmgr-overview.bob (beside the static screens)
 #-   IOCMGR_ALARM_CONFIG, IOCMGR_ALARM_CONFIG_NAME  Phoebus alarm-server XML to write
@@ -21,7 +25,7 @@ dbLoadDatabase "dbd/iocmgr.dbd"
 iocmgr_registerRecordDeviceDriver pdbbase
 
 < iocBoot/iociocmgr/expected.iocsh
-iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
+iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),WATCH_TIMEOUT=$(IOCMGR_WATCH_TIMEOUT=120),LOG_NELM=$(IOCMGR_LOG_NELM=16384),UPTIME_SCAN=$(IOCMGR_UPTIME_SCAN=1 second),ALIVE_SCAN=$(IOCMGR_ALIVE_SCAN=1 second),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
 
 asSetSubstitutions("USERS=$(IOCMGR_USERS=root),HOSTS=$(IOCMGR_HOSTS=localhost)")
 asSetFilename("iocBoot/iociocmgr/iocmgr.acf")

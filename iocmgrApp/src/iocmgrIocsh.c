@@ -39,6 +39,11 @@ static const iocshArg *const graceArgs[] = {&argGrace};
 static const iocshFuncDef graceDef = {"iocmgrPendingGrace", 1, graceArgs};
 static void graceCall(const iocshArgBuf *a) { iocmgrSetPendingGrace(a[0].dval); }
 
+static const iocshArg argWatchTimeout = {"seconds a silent watch counts as broken (default 120)", iocshArgDouble};
+static const iocshArg *const watchTimeoutArgs[] = {&argWatchTimeout};
+static const iocshFuncDef watchTimeoutDef = {"iocmgrWatchTimeout", 1, watchTimeoutArgs};
+static void watchTimeoutCall(const iocshArgBuf *a) { iocmgrSetWatchTimeout(a[0].dval); }
+
 static const iocshArg argPrefix = {"PV prefix $(P)", iocshArgString};
 static const iocshArg argTemplate = {"instance template", iocshArgString};
 static const iocshArg argMacros = {"extra macros", iocshArgString};
@@ -69,6 +74,7 @@ static void iocmgrRegister(void)
     iocshRegister(&expectFileDef, expectFileCall);
     iocshRegister(&readOnlyDef, readOnlyCall);
     iocshRegister(&graceDef, graceCall);
+    iocshRegister(&watchTimeoutDef, watchTimeoutCall);
     iocshRegister(&loadDef, loadCall);
     iocshRegister(&screensDef, screensCall);
     iocshRegister(&alarmDef, alarmCall);

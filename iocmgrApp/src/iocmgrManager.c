@@ -34,6 +34,8 @@ static const char *driverName = "iocmgr";
 
 int iocmgrDebug = 0;
 epicsExportAddress(int, iocmgrDebug);
+/* the Kubernetes layer's own level (k8sLog.h): "var k8sDebug 2" logs every request */
+epicsExportAddress(int, k8sDebug);
 
 #define MAX_PODS 8
 
@@ -48,6 +50,7 @@ static struct {
     char *kubeconfig, *context, *namespace_, *selector;
     nameList expected;
     double pendingGrace;
+    double watchTimeout;
     int readOnly;
     k8sClient *client;
     char prefix[64];
@@ -110,6 +113,7 @@ static void onceInit(void *arg)
     scanIoInit(&mgr.scan);
     scanIoSetComplete(mgr.scan, scanDone, &mgr.gate);
     mgr.pendingGrace = 60.0;
+    mgr.watchTimeout = 120.0;
     mgr.writer = epicsThreadPrivateCreate();
 }
 
@@ -242,6 +246,22 @@ void iocmgrSetPendingGrace(double seconds)
 {
     ensureInit();
     mgr.pendingGrace = seconds;
+}
+
+void iocmgrSetWatchTimeout(double seconds)
+{
+    ensureInit();
+    if (mgr.client) {
+        errlogPrintf("%s: iocmgrWatchTimeout: too late, the watches have started; "
+                     "call it before iocmgrLoadInstances\n", driverName);
+        return;
+    }
+    if (!(seconds >= 10.0)) {
+        errlogPrintf("%s: iocmgrWatchTimeout: %g s is too short (at least 10 s); keeping %g s\n",
+                     driverName, seconds, mgr.watchTimeout);
+        return;
+    }
+    mgr.watchTimeout = seconds;
 }
 
 /* ---- the table -------------------------------------------------------- */
@@ -385,10 +405,15 @@ static int createClient(void)
     opt.context = mgr.context;
     opt.namespace_ = mgr.namespace_;
     opt.labelSelectors = mgr.selector;
+    opt.watchTimeoutSeconds = mgr.watchTimeout;
     cb.instanceChanged = onInstance;
     cb.podChanged = onPod;
     cb.syncChanged = onSync;
     k8sSetLogger(k8sLogger);
+    /* Level 1 is a failed list or watch and its retry ("...; retry in 4.1 s"):
+     * without it a stalled sync leaves nothing in the log to act on. */
+    if (k8sDebug < (iocmgrDebug ? 2 : 1))
+        k8sDebug = iocmgrDebug ? 2 : 1;
     if (k8sClientCreate(&opt, &cb, &mgr.client, err, sizeof err) != 0) {
         errlogPrintf("%s: Kubernetes configuration: %s\n", driverName, err);
         setLastError(err);
@@ -588,6 +613,10 @@ static void cmdFinished(void *arg, const k8sResult *res)
     if (!res->ok) {
         if (res->httpStatus)
             snprintf(msg, sizeof msg, "%s failed: HTTP %ld: %s", cmdName(ctx->kind), res->httpStatus, res->message);
+        else if (res->maybeSent)
+            /* no answer, but the request went out: the API may have acted on it */
+            snprintf(msg, sizeof msg, "%s outcome unknown (%s): it may have been applied, check STATUS "
+                     "before repeating", cmdName(ctx->kind), res->message);
         else
             snprintf(msg, sizeof msg, "%s failed: %s", cmdName(ctx->kind), res->message);
     } else {

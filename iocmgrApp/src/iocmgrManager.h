@@ -61,6 +61,10 @@ int  iocmgrExpect(const char *name);
 int  iocmgrExpectFile(const char *path);
 void iocmgrSetReadOnly(int readOnly);
 void iocmgrSetPendingGrace(double seconds);
+/* A watch silent this long (no event, no bookmark) counts as broken:
+ * CONNECTED 0 and a new watch. Default 120 s; the apiserver sends a
+ * bookmark about every minute. */
+void iocmgrSetWatchTimeout(double seconds);
 
 /* Lists the cluster (blocking, bounded by timeout), merges the expected
  * instances and loads the instance template once per instance with macros

@@ -6,8 +6,12 @@
 
 #include "k8sCache.h"
 
+struct group;
+
 typedef struct entry {
     struct entry *next;
+    struct group *grp;               /* NULL: no group function, or not linked */
+    struct entry *gprev, *gnext;     /* the group's members */
     char *key;
     char uid[64];
     char rv[32];
@@ -15,10 +19,21 @@ typedef struct entry {
     union { long long ll; double d; void *p; } obj[];
 } entry;
 
+/* The objects that share a group name (a pod's owner, an event's object),
+ * so that one instance's pods are found without visiting every pod. */
+typedef struct group {
+    struct group *next;
+    entry *first;
+    char name[];
+} group;
+
 struct k8sCache {
     pthread_mutex_t lock;
     entry **buckets;
     size_t nbuckets, count, objSize;
+    k8sCacheGroupFn groupOf;
+    group **groups;
+    size_t ngroupBuckets, ngroups;
     unsigned generation;
     k8sCacheChangeFn fn;
     void *arg;
@@ -35,6 +50,91 @@ static size_t hashKey(const char *s)
 static void copyField(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* ---- the group index (lock held) ---- */
+
+static group **findGroup(k8sCache *c, const char *name)
+{
+    group **pp = &c->groups[hashKey(name) & (c->ngroupBuckets - 1)];
+    while (*pp && strcmp((*pp)->name, name) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void growGroups(k8sCache *c)
+{
+    size_t n = c->ngroupBuckets * 2, i;
+    group **nb = calloc(n, sizeof *nb);
+
+    if (!nb)
+        return;   /* longer chains, still correct */
+    for (i = 0; i < c->ngroupBuckets; i++) {
+        group *g = c->groups[i];
+        while (g) {
+            group *next = g->next;
+            size_t h = hashKey(g->name) & (n - 1);
+            g->next = nb[h];
+            nb[h] = g;
+            g = next;
+        }
+    }
+    free(c->groups);
+    c->groups = nb;
+    c->ngroupBuckets = n;
+}
+
+static void groupLink(k8sCache *c, entry *e)
+{
+    const char *name;
+    group **pp, *g;
+    size_t len;
+
+    e->grp = NULL;
+    e->gprev = e->gnext = NULL;
+    if (!c->groupOf || !(name = c->groupOf(e->obj)) || !*name)
+        return;
+    pp = findGroup(c, name);
+    if (!(g = *pp)) {
+        len = strlen(name) + 1;
+        if (!(g = malloc(sizeof *g + len)))
+            return;   /* not in the index: ForEachInGroup misses it (out of memory) */
+        memcpy(g->name, name, len);
+        g->first = NULL;
+        g->next = NULL;
+        *pp = g;
+        if (++c->ngroups > c->ngroupBuckets)
+            growGroups(c);
+    }
+    e->grp = g;
+    e->gnext = g->first;
+    if (g->first)
+        g->first->gprev = e;
+    g->first = e;
+}
+
+static void groupUnlink(k8sCache *c, entry *e)
+{
+    group *g = e->grp, **pp;
+
+    if (!g)
+        return;
+    if (e->gprev)
+        e->gprev->gnext = e->gnext;
+    else
+        g->first = e->gnext;
+    if (e->gnext)
+        e->gnext->gprev = e->gprev;
+    e->grp = NULL;
+    e->gprev = e->gnext = NULL;
+    if (g->first)
+        return;
+    pp = findGroup(c, g->name);
+    if (*pp == g) {
+        *pp = g->next;
+        c->ngroups--;
+        free(g);
+    }
 }
 
 char *k8sCacheKey(char *buf, size_t len, const char *ns, const char *name)
@@ -83,6 +183,16 @@ void k8sCacheClear(k8sCache *c)
         c->buckets[i] = NULL;
     }
     c->count = 0;
+    for (i = 0; i < c->ngroupBuckets; i++) {
+        group *g = c->groups[i];
+        while (g) {
+            group *n = g->next;
+            free(g);
+            g = n;
+        }
+        c->groups[i] = NULL;
+    }
+    c->ngroups = 0;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -93,6 +203,7 @@ void k8sCacheDestroy(k8sCache *c)
     k8sCacheClear(c);
     pthread_mutex_destroy(&c->lock);
     free(c->buckets);
+    free(c->groups);
     free(c);
 }
 
@@ -159,6 +270,7 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
             return -1;
         }
         e->next = NULL;
+        e->grp = NULL;
         e->mark = c->generation;
         *pp = e;
         if (++c->count > c->nbuckets)
@@ -167,7 +279,9 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
     }
     copyField(e->uid, sizeof e->uid, uid);
     copyField(e->rv, sizeof e->rv, rv);
+    groupUnlink(c, e);              /* the new version may belong elsewhere */
     memcpy(e->obj, obj, c->objSize);
+    groupLink(c, e);
     pthread_mutex_unlock(&c->lock);
 
     if (c->fn) {
@@ -189,6 +303,7 @@ void k8sCacheDelete(k8sCache *c, const char *key)
     if (e) {
         *pp = e->next;
         c->count--;
+        groupUnlink(c, e);
     }
     pthread_mutex_unlock(&c->lock);
     if (!e)
@@ -219,6 +334,7 @@ void k8sCacheReplaceEnd(k8sCache *c)
                 e->next = gone;
                 gone = e;
                 c->count--;
+                groupUnlink(c, e);
             } else {
                 pp = &e->next;
             }
@@ -256,6 +372,43 @@ void k8sCacheForEach(k8sCache *c, k8sCacheVisitFn fn, void *arg)
             if (fn(arg, e->obj))
                 goto done;
 done:
+    pthread_mutex_unlock(&c->lock);
+}
+
+int k8sCacheSetGroup(k8sCache *c, k8sCacheGroupFn groupOf)
+{
+    size_t i;
+    entry *e;
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->groups) {
+        c->ngroupBuckets = 64;
+        if (!(c->groups = calloc(c->ngroupBuckets, sizeof *c->groups))) {
+            pthread_mutex_unlock(&c->lock);
+            return -1;
+        }
+    }
+    for (i = 0; i < c->nbuckets; i++)       /* objects already stored */
+        for (e = c->buckets[i]; e; e = e->next)
+            groupUnlink(c, e);
+    c->groupOf = groupOf;
+    for (i = 0; i < c->nbuckets; i++)
+        for (e = c->buckets[i]; e; e = e->next)
+            groupLink(c, e);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+void k8sCacheForEachInGroup(k8sCache *c, const char *name, k8sCacheVisitFn fn, void *arg)
+{
+    group *g;
+    entry *e;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->groupOf && name && (g = *findGroup(c, name)) != NULL)
+        for (e = g->first; e; e = e->gnext)
+            if (fn(arg, e->obj))
+                break;
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -46,6 +46,16 @@ void k8sCacheDelete(k8sCache *c, const char *key);
 void k8sCacheReplaceBegin(k8sCache *c);
 void k8sCacheReplaceEnd(k8sCache *c);
 
+/* A group index: objects whose groupOf() names the same group (a pod's
+ * owner, an event's object) are visited by k8sCacheForEachInGroup without
+ * visiting every object. groupOf must depend only on the object and return
+ * NULL or "" for none. Set it once, before the network thread runs;
+ * 0, or -1 when out of memory. */
+typedef const char *(*k8sCacheGroupFn)(const void *obj);
+int k8sCacheSetGroup(k8sCache *c, k8sCacheGroupFn groupOf);
+/* Visit the objects of one group, as k8sCacheForEach (lock held). */
+void k8sCacheForEachInGroup(k8sCache *c, const char *group, k8sCacheVisitFn fn, void *arg);
+
 /* Copy of the object under key: 0 found, -1 not found. */
 int k8sCacheGet(k8sCache *c, const char *key, void *out);
 void k8sCacheForEach(k8sCache *c, k8sCacheVisitFn fn, void *arg);

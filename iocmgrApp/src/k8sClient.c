@@ -179,6 +179,10 @@ static const char *envOr(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* group names of the pod and event caches (k8sCacheSetGroup) */
+static const char *podOwner(const void *obj) { return ((const k8sPod *)obj)->ownerName; }
+static const char *eventObject(const void *obj) { return ((const k8sEvent *)obj)->involvedName; }
+
 int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k8sClient **out,
                     char *err, size_t errlen)
 {
@@ -241,6 +245,13 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
         s->index = i;
         s->optional = i == W_DEPLOY || i == W_EVENTS;
         s->cache = k8sCacheCreate(objSize, fn, c);
+        /* an instance's pods and an object's events without visiting them all:
+         * every change re-derives its instance, and a relist changes them all */
+        if (s->cache && (i == W_PODS || i == W_EVENTS) &&
+            k8sCacheSetGroup(s->cache, i == W_PODS ? podOwner : eventObject) != 0) {
+            k8sCacheDestroy(s->cache);
+            s->cache = NULL;
+        }
         if (!s->cache) {
             snprintf(err, errlen, "out of memory");
             k8sClientDestroy(c);
@@ -445,7 +456,7 @@ int k8sClientGetPods(k8sClient *c, const char *instanceName, k8sPod *out, size_t
 {
     podVisit v = { instanceName, out, max, 0 };
 
-    k8sCacheForEach(c->streams[W_PODS].cache, visitPod, &v);
+    k8sCacheForEachInGroup(c->streams[W_PODS].cache, instanceName, visitPod, &v);
     if (count)
         *count = v.count;
     return v.count ? 0 : -1;
@@ -476,7 +487,7 @@ int k8sClientLatestEvent(k8sClient *c, const char *objectName, char *msg, size_t
 {
     eventVisit v = { objectName, msg, len, 0, 0 };
 
-    k8sCacheForEach(c->streams[W_EVENTS].cache, visitEvent, &v);
+    k8sCacheForEachInGroup(c->streams[W_EVENTS].cache, objectName, visitEvent, &v);
     return v.found ? 0 : -1;
 }
 
@@ -517,23 +528,32 @@ typedef struct restartWork {
     char instance[254];
     size_t npods;
     char (*pods)[254];
+    char (*uids)[64];
 } restartWork;
+
+static void restartWorkFree(restartWork *w)
+{
+    free(w->pods);
+    free(w->uids);
+    free(w);
+}
 
 static void restartRun(void *arg, int cancelled)
 {
     restartWork *w = arg;
-    const char *names[64];
+    const char *names[64], *uids[64];
     char err[512];
     size_t i;
 
-    for (i = 0; i < w->npods; i++)
+    for (i = 0; i < w->npods; i++) {
         names[i] = w->pods[i];
+        uids[i] = w->uids[i];
+    }
     if (cancelled) {
         snprintf(err, sizeof err, "client stopped");
-    } else if (k8sOpsDeletePods(w->c->net, w->c->namespace_, w->instance, names, w->npods,
+    } else if (k8sOpsDeletePods(w->c->net, w->c->namespace_, w->instance, names, uids, w->npods,
                                 w->done, w->arg, err, sizeof err) == 0) {
-        free(w->pods);
-        free(w);
+        restartWorkFree(w);
         return;
     }
     {
@@ -542,13 +562,13 @@ static void restartRun(void *arg, int cancelled)
         k8sCopyString(r.message, sizeof r.message, err);
         w->done(w->arg, &r);
     }
-    free(w->pods);
-    free(w);
+    restartWorkFree(w);
 }
 
 typedef struct podNames {
     const char *owner;
     char (*names)[254];
+    char (*uids)[64];
     size_t max, count;
 } podNames;
 
@@ -557,8 +577,11 @@ static int visitPodName(void *arg, const void *obj)
     podNames *v = arg;
     const k8sPod *p = obj;
 
-    if (strcmp(p->ownerName, v->owner) == 0 && v->count < v->max)
-        k8sCopyString(v->names[v->count++], sizeof v->names[0], p->name);
+    if (strcmp(p->ownerName, v->owner) == 0 && v->count < v->max) {
+        k8sCopyString(v->names[v->count], sizeof v->names[0], p->name);
+        k8sCopyString(v->uids[v->count], sizeof v->uids[0], p->uid);
+        v->count++;
+    }
     return 0;
 }
 
@@ -575,22 +598,25 @@ int k8sClientRestart(k8sClient *c, const char *instance, k8sDoneFn done, void *a
     if (k8sOpsValidName("instance", instance, err, errlen))
         return -1;
     w = calloc(1, sizeof *w);
-    if (w)
+    if (w) {
         w->pods = calloc(64, sizeof *w->pods);
-    if (!w || !w->pods) {
-        free(w);
+        w->uids = calloc(64, sizeof *w->uids);
+    }
+    if (!w || !w->pods || !w->uids) {
+        if (w)
+            restartWorkFree(w);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     v.owner = instance;
     v.names = w->pods;
+    v.uids = w->uids;
     v.max = 64;
     v.count = 0;
-    k8sCacheForEach(c->streams[W_PODS].cache, visitPodName, &v);
+    k8sCacheForEachInGroup(c->streams[W_PODS].cache, instance, visitPodName, &v);
     if (v.count == 0) {
         snprintf(err, errlen, "%.200s has no pod to restart (is it stopped?)", instance);
-        free(w->pods);
-        free(w);
+        restartWorkFree(w);
         return -1;
     }
     w->c = c;
@@ -601,8 +627,7 @@ int k8sClientRestart(k8sClient *c, const char *instance, k8sDoneFn done, void *a
     /* the deletions are issued from the network thread so that their
      * completions, counted in one context, never race the submission */
     if (k8sNetPost(c->net, restartRun, w, err, errlen)) {
-        free(w->pods);
-        free(w);
+        restartWorkFree(w);
         return -1;
     }
     return 0;

@@ -299,6 +299,13 @@ static void complete(k8sConfig *cfg, k8sRequest *r, CURLcode rc, const char *for
         res.error = r->failure ? r->failure : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
     res.body = r->resp;
     res.bodyLen = r->respLen;
+    if (res.error && r->easy && !forced) {
+        curl_off_t pretransfer = 0;
+        long sent = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+        curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
+        res.maybeSent = pretransfer > 0 || sent > 0;
+    }
     if (res.status == 401 && cfg)
         k8sConfigInvalidate(cfg);
     k8sLog(2, "%s: %s %s -> %ld%s%s", driverName, r->method, r->path, res.status,

@@ -24,6 +24,8 @@ typedef struct k8sHttpResponse {
                               curl's error text, "aborted", "client stopped" */
     char *body;            /* accumulated body (for a stream: only a non-2xx body); owned by the library */
     size_t bodyLen;
+    int maybeSent;         /* with error: the request may have reached the server (it failed after
+                              curl began to send it: timeout, reset stream), so it may have acted */
 } k8sHttpResponse;
 
 /* Called exactly once per submitted request, on the network thread. */

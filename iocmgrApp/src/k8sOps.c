@@ -25,6 +25,8 @@ typedef struct opCtx {
     long firstStatus;
     char firstError[1024];
     size_t deleted;
+    int withUid;          /* the DELETEs carry a uid precondition */
+    int firstMaybeSent;
 } opCtx;
 
 int k8sOpsValidName(const char *what, const char *name, char *err, size_t errlen)
@@ -53,6 +55,7 @@ void k8sOpsResult(const k8sHttpResponse *res, const char *success, k8sResult *ou
     out->body = res->body;
     out->bodyLen = res->bodyLen;
     if (res->error) {
+        out->maybeSent = res->maybeSent;
         k8sCopyString(out->message, sizeof out->message, res->error);
     } else if (res->status >= 200 && res->status < 300) {
         out->ok = 1;
@@ -145,17 +148,34 @@ int k8sOpsScale(k8sNet *net, const char *ns, const char *kind, const char *name,
     return rc;
 }
 
+char *k8sOpsDeleteBody(const char *uid)
+{
+    cJSON *o = cJSON_CreateObject(), *pre;
+    char *s = NULL;
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "kind", "DeleteOptions");
+    cJSON_AddStringToObject(o, "apiVersion", "v1");
+    if (uid && uid[0] && (pre = cJSON_AddObjectToObject(o, "preconditions")))
+        cJSON_AddStringToObject(pre, "uid", uid);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
 static void deleteDone(void *arg, const k8sHttpResponse *res)
 {
     opCtx *ctx = arg;
     k8sResult r;
 
     k8sOpsResult(res, "", &r);
-    if (r.ok || r.httpStatus == 404) {
+    if (r.ok || r.httpStatus == 404 || (r.httpStatus == 409 && ctx->withUid)) {
         ctx->deleted++;
     } else if (ctx->allOk) {
         ctx->allOk = 0;
         ctx->firstStatus = r.httpStatus;
+        ctx->firstMaybeSent = r.maybeSent;
         k8sCopyString(ctx->firstError, sizeof ctx->firstError, r.message);
     }
     if (--ctx->pending > 0)
@@ -163,6 +183,7 @@ static void deleteDone(void *arg, const k8sHttpResponse *res)
     memset(&r, 0, sizeof r);
     r.ok = ctx->allOk;
     r.httpStatus = ctx->allOk ? 200 : ctx->firstStatus;
+    r.maybeSent = !ctx->allOk && ctx->firstMaybeSent;
     k8sCopyString(r.message, sizeof r.message, ctx->allOk ? ctx->success : ctx->firstError);
     k8sLog(r.ok ? 1 : 0, "%s: %s%s", driverName, r.ok ? "" : "restart failed: ", r.message);
     ctx->done(ctx->arg, &r);
@@ -170,11 +191,14 @@ static void deleteDone(void *arg, const k8sHttpResponse *res)
 }
 
 int k8sOpsDeletePods(k8sNet *net, const char *ns, const char *instance, const char *const *pods,
-                     size_t npods, k8sDoneFn done, void *arg, char *err, size_t errlen)
+                     const char *const *uids, size_t npods, k8sDoneFn done, void *arg,
+                     char *err, size_t errlen)
 {
     opCtx *ctx;
     size_t i;
     char path[1024];
+    char *body;
+    int rc;
 
     if (npods == 0) {
         snprintf(err, errlen, "%s has no pod to restart (is it stopped?)", instance);
@@ -186,6 +210,7 @@ int k8sOpsDeletePods(k8sNet *net, const char *ns, const char *instance, const ch
     if (!(ctx = newCtx(done, arg, err, errlen)))
         return -1;
     ctx->allOk = 1;
+    ctx->withUid = uids != NULL;
     if (npods == 1)
         snprintf(ctx->success, sizeof ctx->success, "restart requested: deleted pod %.200s", pods[0]);
     else
@@ -195,7 +220,16 @@ int k8sOpsDeletePods(k8sNet *net, const char *ns, const char *instance, const ch
     ctx->pending = npods;
     for (i = 0; i < npods; i++) {
         snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, pods[i]);
-        if (submit(net, "DELETE", path, NULL, NULL, ctx, deleteDone, err, errlen) != 0) {
+        body = uids ? k8sOpsDeleteBody(uids[i]) : NULL;
+        if (uids && !body) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        } else {
+            rc = submit(net, "DELETE", path, body ? "application/json" : NULL, body, ctx, deleteDone,
+                        err, errlen);
+        }
+        free(body);
+        if (rc != 0) {
             if (i == 0) {
                 free(ctx);
                 return -1;

@@ -19,6 +19,8 @@ typedef struct k8sResult {
     long httpStatus;        /* 0 when no HTTP response (connection refused, TLS error, timeout) */
     char message[1024];     /* Status.message for 4xx/5xx, curl's words otherwise, or a short success text */
     char *body; size_t bodyLen;  /* response body (logs); owned by the library, valid only during the callback */
+    int maybeSent;          /* failed with no HTTP answer after the request began to go out:
+                               the API may have acted on it (k8sHttpResponse.maybeSent) */
 } k8sResult;
 typedef void (*k8sDoneFn)(void *arg, const k8sResult *res);
 
@@ -28,16 +30,23 @@ int k8sOpsValidName(const char *what, const char *name, char *err, size_t errlen
 /* Request bodies, malloc'd (exposed for tests). container NULL/"" gives a
  * JSON patch of containers/0, else a strategic merge patch by name. */
 char *k8sOpsScaleBody(int replicas);
+/* DeleteOptions with preconditions.uid: the API refuses (409) to delete a
+ * pod of the same name that is not this one. uid NULL/"": no precondition. */
+char *k8sOpsDeleteBody(const char *uid);
 char *k8sOpsImagePatch(const char *container, const char *image, const char **contentType);
 
 /* kind: "StatefulSet" or "Deployment". PATCH .../<kind>s/<name>/scale (merge patch). */
 int k8sOpsScale(k8sNet *net, const char *ns, const char *kind, const char *name, int replicas,
                 k8sDoneFn done, void *arg, char *err, size_t errlen);
 /* Delete each named pod; one callback when all are answered: ok when all
- * deletions succeeded (404 counts: the pod is gone either way).
+ * deletions succeeded. uids (NULL, or one per pod) makes each DELETE apply
+ * only to the pod seen: a late or repeated DELETE never removes the
+ * replacement. 404 (gone) and 409 (the name now belongs to a replacement)
+ * count as done: the pod that was seen is gone either way.
  * Network thread only (k8sClientRestart posts it there). */
 int k8sOpsDeletePods(k8sNet *net, const char *ns, const char *instance, const char *const *pods,
-                     size_t npods, k8sDoneFn done, void *arg, char *err, size_t errlen);
+                     const char *const *uids, size_t npods, k8sDoneFn done, void *arg,
+                     char *err, size_t errlen);
 /* Validates image with k8sImageRef first. */
 int k8sOpsSetImage(k8sNet *net, const char *ns, const char *kind, const char *name,
                    const char *container, const char *image,

@@ -142,6 +142,100 @@ static void test_many(void **state)
     k8sCacheDestroy(c);
 }
 
+/* ---- the group index: an owner's objects without visiting all ---- */
+
+typedef struct gobj { char name[32]; char owner[32]; } gobj;
+
+static const char *ownerOf(const void *o) { return ((const gobj *)o)->owner; }
+
+static int gput(k8sCache *c, const char *name, const char *uid, const char *rv, const char *owner)
+{
+    gobj o;
+    char key[64];
+    snprintf(o.name, sizeof o.name, "%s", name);
+    snprintf(o.owner, sizeof o.owner, "%s", owner);
+    return k8sCacheUpsert(c, k8sCacheKey(key, sizeof key, "ns", name), uid, rv, &o);
+}
+
+typedef struct names { char list[256]; int n; } names;
+
+static int collect(void *arg, const void *o)
+{
+    names *v = arg;
+    const gobj *g = o;
+    /* first letter of each name; members() sorts them (order in a group is not part of the contract) */
+    v->list[v->n++] = g->name[0];
+    v->list[v->n] = '\0';
+    return 0;
+}
+
+static const char *members(k8sCache *c, const char *group, names *v)
+{
+    char tmp;
+    int i, j;
+    v->n = 0;
+    v->list[0] = '\0';
+    k8sCacheForEachInGroup(c, group, collect, v);
+    for (i = 0; i < v->n; i++)          /* sort the letters */
+        for (j = i + 1; j < v->n; j++)
+            if (v->list[j] < v->list[i]) { tmp = v->list[i]; v->list[i] = v->list[j]; v->list[j] = tmp; }
+    return v->list;
+}
+
+static void test_groups(void **state)
+{
+    k8sCache *c = k8sCacheCreate(sizeof(gobj), NULL, NULL);
+    names v;
+    char key[64];
+    int i;
+    (void)state;
+    gput(c, "a-0", "u1", "1", "a");            /* stored before the index exists */
+    assert_string_equal(members(c, "a", &v), "");   /* no group function: nothing */
+    assert_int_equal(k8sCacheSetGroup(c, ownerOf), 0);
+    assert_string_equal(members(c, "a", &v), "a");
+    gput(c, "b-0", "u2", "1", "b");
+    gput(c, "b-1", "u3", "1", "b");
+    gput(c, "c-0", "u4", "1", "");             /* no group */
+    assert_string_equal(members(c, "b", &v), "bb");
+    assert_string_equal(members(c, "", &v), "");
+    assert_string_equal(members(c, "nobody", &v), "");
+    /* a modification that moves an object to another group */
+    gput(c, "b-1", "u3", "2", "a");
+    assert_string_equal(members(c, "a", &v), "ab");
+    assert_string_equal(members(c, "b", &v), "b");
+    /* recreated under the same name (new uid), other owner */
+    gput(c, "b-0", "u9", "3", "c");
+    assert_string_equal(members(c, "b", &v), "");
+    assert_string_equal(members(c, "c", &v), "b");
+    /* a watch DELETED */
+    k8sCacheDelete(c, k8sCacheKey(key, sizeof key, "ns", "a-0"));
+    assert_string_equal(members(c, "a", &v), "b");
+    /* a relist without b-1: it leaves its group */
+    k8sCacheReplaceBegin(c);
+    gput(c, "b-0", "u9", "3", "c");
+    gput(c, "c-0", "u4", "1", "");
+    k8sCacheReplaceEnd(c);
+    assert_string_equal(members(c, "a", &v), "");
+    assert_string_equal(members(c, "c", &v), "b");
+    /* many groups (the index grows), each found again */
+    for (i = 0; i < 500; i++) {
+        char n[32], o[32];
+        snprintf(n, sizeof n, "x%d-0", i);
+        snprintf(o, sizeof o, "x%d", i);
+        gput(c, n, n, "1", o);
+    }
+    for (i = 0; i < 500; i += 37) {
+        char o[32];
+        snprintf(o, sizeof o, "x%d", i);
+        assert_string_equal(members(c, o, &v), "x");
+    }
+    k8sCacheClear(c);
+    assert_string_equal(members(c, "c", &v), "");
+    gput(c, "d-0", "u5", "1", "d");            /* still indexed after a clear */
+    assert_string_equal(members(c, "d", &v), "d");
+    k8sCacheDestroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_replace),
         cmocka_unit_test(test_interrupted_replace),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_groups),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("k8sCache", tests, NULL, NULL);

@@ -21,6 +21,13 @@ static void test_bodies(void **state)
     assert_string_equal(ct, "application/strategic-merge-patch+json");
     assert_string_equal(b, "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"ioc\",\"image\":\"ghcr.io/x/ioc:2.0\"}]}}}}");
     free(b);
+    b = k8sOpsDeleteBody("0f1e2d3c-aaaa-bbbb-cccc-123456789abc");
+    assert_string_equal(b, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                           "\"preconditions\":{\"uid\":\"0f1e2d3c-aaaa-bbbb-cccc-123456789abc\"}}");
+    free(b);
+    b = k8sOpsDeleteBody("");
+    assert_string_equal(b, "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\"}");
+    free(b);
     b = k8sOpsImagePatch(NULL, "ghcr.io/x/ioc:2.0", &ct);
     assert_string_equal(ct, "application/json-patch+json");
     assert_string_equal(b, "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"ghcr.io/x/ioc:2.0\"}]");
@@ -69,7 +76,7 @@ static void test_names_and_refusals(void **state)
     assert_non_null(strstr(err, "invalid image reference"));
     assert_int_equal(k8sOpsScale(NULL, "ns", "StatefulSet", "x", -1, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "replicas must be >= 0"));
-    assert_int_equal(k8sOpsDeletePods(NULL, "ns", "x", NULL, 0, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(k8sOpsDeletePods(NULL, "ns", "x", NULL, NULL, 0, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "has no pod to restart"));
 }
 

@@ -329,6 +329,57 @@ static void test_scale(void **state)
     WAIT_FOR(podRunning("it-b", NULL), 60);
 }
 
+/* A DELETE of it-b-0 carrying the uid of the pod it replaced (a late or
+ * repeated RESTART): the API refuses it (409), the replacement stays. */
+typedef struct staleDelete {
+    k8sNet *net;
+    const char *pod, *uid;
+    waiter *w;
+} staleDelete;
+
+static void staleDeleteRun(void *arg, int cancelled)
+{
+    staleDelete *d = arg;
+    const char *pods[1] = {d->pod}, *uids[1] = {d->uid};
+    char err[256];
+    if (cancelled || k8sOpsDeletePods(d->net, NS, "it-b", pods, uids, 1, onDone, d->w, err, sizeof err) != 0) {
+        k8sResult r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.message, sizeof r.message, "not sent: %s", cancelled ? "cancelled" : err);
+        onDone(d->w, &r);
+    }
+}
+
+static void staleDeleteSparesTheReplacement(const char *pod, const char *staleUid)
+{
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    k8sConfig *cfg = NULL;
+    staleDelete d = {NULL, pod, staleUid, &w};
+    k8sPod p[2];
+    size_t n = 0;
+    char err[512], now[64];
+
+    k8sClientGetPods(client, "it-b", p, 2, &n);
+    assert_int_equal(n, 1);
+    snprintf(now, sizeof now, "%s", p[0].uid);
+    assert_int_equal(k8sConfigLoad(NULL, NULL, &cfg, err, sizeof err), 0);
+    d.net = k8sNetCreate(cfg, NULL, NULL, err, sizeof err);
+    assert_non_null(d.net);
+    assert_int_equal(k8sNetStart(d.net, err, sizeof err), 0);
+    assert_int_equal(k8sNetPost(d.net, staleDeleteRun, &d, err, sizeof err), 0);
+    waitDone(&w);
+    k8sNetStop(d.net);
+    k8sNetDestroy(d.net);
+    k8sConfigFree(cfg);
+    assert_true(w.res.ok);                /* the pod that was seen is gone: done */
+    sleep(2);
+    k8sClientGetPods(client, "it-b", p, 2, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].uid, now);   /* and the replacement was not touched */
+    assert_false(p[0].deleting);
+    print_message("# a DELETE with the replaced pod's uid: refused by the API, replacement %s kept\n", now);
+}
+
 static void test_restart(void **state)
 {
     waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -346,6 +397,7 @@ static void test_restart(void **state)
     WAIT_FOR(podRunning("it-b", uid), 60);
     assert_int_equal(k8sClientRestart(client, "it-nothing", onDone, &w, err, sizeof err), -1);
     assert_non_null(strstr(err, "has no pod to restart"));
+    staleDeleteSparesTheReplacement("it-b-0", uid);
 }
 
 static void test_set_image(void **state)
