@@ -50,7 +50,7 @@ install_packages() {
 # deb-src entries are derived from the machine's own Debian sources, so the
 # project never names a mirror.
 ensure_deb_src() {
-    if apt-cache showsrc epics-base 2>/dev/null | grep -q "^Version: $base_version"; then return 0; fi
+    if apt-cache showsrc epics-base 2>/dev/null | grep "^Version: $base_version" >/dev/null; then return 0; fi
     local codename out=/etc/apt/sources.list.d/iocmgr-deb-src
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
     [ -n "$codename" ] || die "cannot tell the Debian release from /etc/os-release"
@@ -72,7 +72,7 @@ ensure_deb_src() {
     rm -f "$tmp"
     say "added deb-src entries derived from the machine's apt sources"
     as_root apt-get update -qq || die "apt-get update failed after adding deb-src entries"
-    apt-cache showsrc epics-base 2>/dev/null | grep -q "^Version: $base_version" ||
+    apt-cache showsrc epics-base 2>/dev/null | grep "^Version: $base_version" >/dev/null ||
         die "Debian does not serve epics-base $base_version as source here ($(apt-cache showsrc epics-base 2>/dev/null | sed -n 's/^Version: //p' | head -1)); set EPICS_BASE to a built Base 7.0.x instead"
 }
 
@@ -93,7 +93,7 @@ build_base() {
     rm -rf "$base_cache" "$cache/src"
     mkdir -p "$cache/src"
     local deb_version
-    deb_version=$(apt-cache showsrc epics-base | sed -n 's/^Version: //p' | grep "^$base_version-" | head -1)
+    deb_version=$(apt-cache showsrc epics-base | sed -n 's/^Version: //p' | grep "^$base_version-" | sed -n 1p)
     (cd "$cache/src" && apt-get source -qq "epics-base=$deb_version" >/dev/null 2>"$cache/src/apt-source.log") ||
         die "apt-get source epics-base failed: $(tail -3 "$cache/src/apt-source.log")"
     mv "$cache/src/epics-base-$base_version" "$base_cache"

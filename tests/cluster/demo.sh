@@ -157,7 +157,7 @@ kc -n "$NS" rollout status deployment/bl46p-va-ioc-01 --timeout="$(left)" >/dev/
   die "deployment bl46p-va-ioc-01 not available within ${TIMEOUT}s"
 unschedulable() {
   kc -n "$NS" get pod bl46p-ea-ioc-03-0 \
-    -o jsonpath='{.status.phase} {.status.conditions[?(@.type=="PodScheduled")].reason}' | grep -qx 'Pending Unschedulable'
+    -o jsonpath='{.status.phase} {.status.conditions[?(@.type=="PodScheduled")].reason}' | grep -x 'Pending Unschedulable' >/dev/null
 }
 wait_for "$((deadline - SECONDS))" unschedulable || die "bl46p-ea-ioc-03-0 is not Pending/Unschedulable"
 crashing() {
@@ -167,6 +167,15 @@ crashing() {
 }
 wait_for "$((deadline - SECONDS))" crashing || die "bl46p-ea-ioc-04-0 did not reach CrashLoopBackOff"
 [ -z "$(kc -n "$NS" get pods -l app=bl46p-ea-ioc-02 -o name)" ] || die "stopped instance bl46p-ea-ioc-02 has pods"
+# kwok takes up the per-pod Logs objects asynchronously; until then it serves the
+# namespace's generic console log. Wait until each pod's own log is served.
+own_log() {
+  local out
+  out=$(kc -n "$NS" logs "$1-0" 2>/dev/null) && [[ $out == *"${1^^}:UPTIME"* ]]
+}
+for p in bl46p-ea-ioc-01 bl46p-mo-ioc-01 bl46p-di-dcam-01; do
+  wait_for "$((deadline - SECONDS))" own_log "$p" || die "pod $p-0 does not serve its own console log"
+done
 
 say "demo beamline loaded in namespace $NS in $((SECONDS - t0))s"
 kc -n "$NS" get statefulsets,deployments,pods -o wide >&2

@@ -33,13 +33,13 @@ refused() {
 poll() { wait_for "$T" "$@"; }   # bounded retry loop (lib.sh)
 jp() { k "$@" 2>/dev/null; }
 # resourceVersion of a list (the first one in the JSON is the list's own)
-list_rv() { k get --raw "$1?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | head -n 1 | tr -dc 0-9; }
+list_rv() { k get --raw "$1?limit=1" | grep -o '"resourceVersion":"[0-9]*"' | sed -n 1p | tr -dc 0-9; }
 # raw watch, bounded: raw_watch QUERY OUTFILE [kubeconfig]
 raw_watch() { timeout "$((T + 5))" $K --kubeconfig "${3:-$RUN/kubeconfig}" get --raw "$1" >"$2" 2>"$2.err"; }
 
 # --------------------------------------------------------------- the cluster
 check "kube-apiserver is ready (/readyz)" k get --raw /readyz
-server_version() { k version -o json | grep -A8 '"serverVersion"' | grep -q "\"gitVersion\": \"$K8S_VERSION\""; }
+server_version() { k version -o json | grep -A8 '"serverVersion"' | grep "\"gitVersion\": \"$K8S_VERSION\"" >/dev/null; }
 check "server and kubectl are both $K8S_VERSION" server_version
 node_ready() { [ "$(jp get node "$IOCMGR_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 check "fake node $IOCMGR_NODE_NAME is Ready" node_ready
@@ -135,11 +135,11 @@ else not_ok "scale to 1: a Ready pod again"; fi
 # --------------------------------------------------------------- the demo beamline
 iocs() { [ "$(jp -n "$NS" get statefulsets -l 'ioc=true' -o name | wc -l)" -ge 4 ] && [ "$(jp -n "$NS" get statefulsets -l 'is_ioc=true' -o name | wc -l)" -ge 1 ]; }
 check "demo: StatefulSets listed by ioc=true and is_ioc=true" iocs
-console_log() { k -n "$NS" logs bl46p-ea-ioc-01-0 -c ioc --tail=20 | grep -q 'BL46P-EA-IOC-01:UPTIME' &&
-                k -n "$NS" logs bl46p-ea-ioc-01-0 | grep -q 'iocRun: All initialization complete'; }
-check "demo: IOC console log readable (iocRun ... complete, dbl output)" console_log
-prev_log() { k -n "$NS" logs bl46p-ea-ioc-04-0 --previous | grep -q 'Segmentation fault'; }
-check "demo: previous=true log of the crash-looping IOC" prev_log
+console_log() { k -n "$NS" logs bl46p-ea-ioc-01-0 -c ioc --tail=20 | grep 'BL46P-EA-IOC-01:UPTIME' >/dev/null &&
+                k -n "$NS" logs bl46p-ea-ioc-01-0 | grep 'iocRun: All initialization complete' >/dev/null; }
+check "demo: IOC console log readable (iocRun ... complete, dbl output)" poll console_log
+prev_log() { k -n "$NS" logs bl46p-ea-ioc-04-0 --previous | grep 'Segmentation fault' >/dev/null; }
+check "demo: previous=true log of the crash-looping IOC" poll prev_log
 pending_msg() {
   jp -n "$NS" get pod bl46p-ea-ioc-03-0 -o jsonpath='{.status.phase}|{.status.conditions[?(@.type=="PodScheduled")].reason}|{.status.conditions[?(@.type=="PodScheduled")].message}' |
     grep -Eq "^Pending\|Unschedulable\|0/1 nodes are available: .*node affinity"

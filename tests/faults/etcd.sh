@@ -28,7 +28,7 @@ etcd_ok() (
   timeout 5 cat <&3 | grep -q '"health":"true"'
 )
 revision() {
-  etcd_post /v3/kv/range '{"key":"Lw==","limit":1,"keys_only":true}' | sed -n 's/.*"revision":"\([0-9]*\)".*/\1/p' | head -1
+  etcd_post /v3/kv/range '{"key":"Lw==","limit":1,"keys_only":true}' | sed -n 's/.*"revision":"\([0-9]*\)".*/\1/p' | sed -n 1p
 }
 stop() { proc_stop etcd "${IOCMGR_ETCD_STOP_TIMEOUT:-5}" || say "etcd was not running"; }
 start() {
