@@ -88,6 +88,8 @@ gobuild kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X 
 # --- check --------------------------------------------------------------------------
 got=$("$CLUSTER_BIN/kube-apiserver" --version 2>&1) || die "kube-apiserver --version failed: $got"
 [ "$got" = "Kubernetes $K8S_VERSION" ] || die "kube-apiserver --version says '$got', expected 'Kubernetes $K8S_VERSION'"
-"$CLUSTER_BIN/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}" ||
-  die "etcd --version does not say ${ETCD_VERSION#v}"
+# captured first: grep -q in a pipefail pipeline exits at the first line and etcd,
+# still writing the next ones, dies of SIGPIPE (seen once: a false "does not say")
+got=$("$CLUSTER_BIN/etcd" --version 2>/dev/null) || die "etcd --version failed: $got"
+[[ $got == *"etcd Version: ${ETCD_VERSION#v}"* ]] || die "etcd --version does not say ${ETCD_VERSION#v}: $got"
 say "binaries ($CLUSTER_KEY) ready in $CLUSTER_BIN ($((SECONDS - t_start))s)"

@@ -12,7 +12,14 @@ IOC's watches, decoded, cached and turned into a record update.
 
 The IOC's VmRSS (/proc/PID/status) is sampled every 10 s and at 10 %, 50 % and 100 %
 of the events; growth is RSS(100 %) against RSS(10 %) (after warm-up). Bounded: stops
-at --events or after --max-seconds, whichever comes first, and says which.
+at --events or after --max-seconds, whichever comes first, and says which. SIGTERM
+(e.g. from `timeout`) stops the IOC too.
+
+Alongside the IOC, one raw watch per stream (admin certificate) counts the events the
+apiserver really sends for the namespace, so "PATCHes accepted" can be checked against
+"watch events delivered". At the end the IOC must still follow both record streams: a
+StatefulSet scaled up shows on ENABLED, a deleted pod's replacement on STARTED. The
+IOC's log is kept (its path is printed) and its k8s messages are counted.
 
     . /tmp/env-of-your-cluster   # IOCMGR_CLUSTER_DIR and the IOCMGR_*_PORT variables
     tests/faults/soak.py [--events 1000000] [--max-seconds 1200] [--instances 200]
@@ -25,6 +32,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -70,6 +78,64 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def mem_status(pid):
+    """VmRSS, RssAnon, RssFile, VmHWM, VmData (KiB) of pid."""
+    keys = ("VmRSS", "RssAnon", "RssFile", "VmHWM", "VmData")
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k = line.split(":")[0]
+        if k in keys:
+            out[k] = int(line.split()[1])
+    return out
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+
+
+def loadavg():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+class WatchCounter:
+    """A raw watch of one collection (admin certificate): counts the events the
+    apiserver delivers by type, without keeping them (a line is one event)."""
+
+    def __init__(self, ctx, port, path, seconds):
+        self.counts = {}
+        self.error = ""
+        self.closed = False
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=seconds + 60)
+        sep = "&" if "?" in path else "?"
+        # resourceVersion=0: start from now (the initial ADDED of what exists is counted apart)
+        self.conn.request("GET", f"{path}{sep}watch=1&allowWatchBookmarks=false&timeoutSeconds={int(seconds)}")
+        self.resp = self.conn.getresponse()
+        if self.resp.status != 200:
+            raise RuntimeError(f"watch {path}: HTTP {self.resp.status}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for line in self.resp:
+                # '{"type":"MODIFIED",...': the type is the first value
+                t = line[9:line.index(b'"', 9)].decode() if line.startswith(b'{"type":"') else "?"
+                self.counts[t] = self.counts.get(t, 0) + 1
+        except Exception as e:   # noqa: BLE001 (also what close() causes)
+            if not self.closed:
+                self.error = f"{type(e).__name__}: {e}"
+
+    def close(self):
+        self.closed = True
+        try:
+            self.conn.sock.shutdown(2)
+        except (OSError, AttributeError):
+            pass
+        self.conn.close()
+
+
 class Load:
     def __init__(self, cluster_dir, port, ns, targets, target, deadline):
         pki = Path(cluster_dir) / "pki"
@@ -113,6 +179,59 @@ class Load:
         conn.close()
 
 
+class EtcdCompactor:
+    """Compacts the cluster's etcd every `every` seconds to the revision it had one
+    period before, as kube-apiserver does every 5 min (--etcd-compaction-interval).
+    At a few hundred writes per second, 5 to 10 min of history (~4 KB a revision)
+    comes close to the 1 GiB quota tests/cluster/up.sh gives etcd; with 1 to 2 min it
+    stays far below. The apiserver's watch caches (which serve the IOC's watches) are
+    never that far behind, so nothing sees a 410 from this."""
+
+    def __init__(self, cluster_dir, every):
+        args = (Path(cluster_dir) / "pids" / "etcd.args").read_text().replace("\0", "\n").split()
+        url = args[args.index("--listen-client-urls") + 1]
+        self.host, self.port = url.split("//")[1].split(",")[0].rsplit(":", 1)
+        self.every, self.stop = every, threading.Event()
+        self.compactions, self.error, self.db = 0, "", {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def post(self, path, body):
+        conn = http.client.HTTPConnection(self.host, int(self.port), timeout=60)
+        try:
+            conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = json.loads(resp.read() or b"{}")
+            if resp.status != 200:
+                raise RuntimeError(f"etcd {path}: HTTP {resp.status} {data}")
+            return data
+        finally:
+            conn.close()
+
+    def status(self):
+        st = self.post("/v3/maintenance/status", {})
+        return {"revision": int(st["header"]["revision"]), "db_bytes": int(st["dbSize"]),
+                "db_in_use_bytes": int(st.get("dbSizeInUse", 0))}
+
+    def _run(self):
+        previous = None
+        while not self.stop.wait(self.every):
+            try:
+                self.db = self.status()
+                rev = self.db["revision"]
+                if previous:
+                    self.post("/v3/kv/compaction", {"revision": str(previous), "physical": True})
+                    self.compactions += 1
+                previous = rev
+            except (OSError, ValueError, KeyError, RuntimeError, http.client.HTTPException) as e:
+                if "required revision has been compacted" not in str(e):
+                    self.error = f"{type(e).__name__}: {e}"
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(70)
+
+
 def kubectl(env, *args, stdin=None, timeout=300):
     r = subprocess.run(["kubectl", *args], env=env, input=stdin, capture_output=True, text=True,
                        timeout=timeout)
@@ -132,7 +251,13 @@ def main():
                     help="relative weights of the PATCH targets: StatefulSets (records), pods "
                          "(records), Warning Events (cache only)")
     ap.add_argument("--keep", action="store_true", help="leave the namespace in place")
+    ap.add_argument("--etcd-compact-every", type=float, default=60,
+                    help="compact etcd every S s to the revision of S s before (0: leave it to the "
+                         "apiserver's 5 min); see EtcdCompactor")
+    ap.add_argument("--log-dir", help="where to keep the IOC's log (default: a new /tmp/iocmgr-soak-*)")
     a = ap.parse_args()
+    # `timeout` sends SIGTERM: unwind, so that run_ioc stops the IOC and the namespace goes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("soak: SIGTERM, stopping"))
 
     cluster_dir = Path(os.environ.get("IOCMGR_CLUSTER_DIR", CACHE / "cluster-run"))
     if not (cluster_dir / "env").exists():
@@ -183,18 +308,39 @@ def main():
             if w:
                 targets.append(paths[kind][i % len(paths[kind])])
 
-    summary = {"target_events": a.events, "instances": a.instances, "mix": a.mix}
+    summary = {"target_events": a.events, "instances": a.instances, "mix": a.mix, "workers": a.workers,
+               "cpus": os.cpu_count(), "loadavg_start": loadavg()}
     failed = []
     repeater = start_ca_repeater()
-    with tempfile.TemporaryDirectory(prefix="iocmgr-soak-") as tmp:
-        tmp = Path(tmp)
+    tmp = Path(a.log_dir) if a.log_dir else Path(tempfile.mkdtemp(prefix="iocmgr-soak-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    counters = []
+    compactor = None
+    try:
         ioc_env = {"KUBECONFIG": env["KUBECONFIG"], "IOCMGR_NAMESPACE": ns}
         with run_ioc(tmp, ioc_env, prefix="SOAK-IOCMGR:", boot_timeout=120) as ioc:
+            print(f"soak: IOC pid {ioc.proc.pid}, log {ioc.log}", flush=True)
+            summary["ioc_log"] = str(ioc.log)
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=60)
             assert int(ioc.get("COUNT")) == a.instances, ioc.get("COUNT")
             pid = ioc.proc.pid
             time.sleep(5)
+            boot_log_len = len(ioc.logtext())
             summary["rss_boot_kib"] = rss_kib(pid)
+            summary["mem_boot_kib"] = mem_status(pid)
+            summary["ioc_cpu_s_boot"] = cpu_seconds(pid)
+            ctx = ssl.create_default_context(cafile=str(cluster_dir / "pki" / "ca.crt"))
+            ctx.load_cert_chain(str(cluster_dir / "pki" / "admin.crt"), str(cluster_dir / "pki" / "admin.key"))
+            for kind, path in (("sts", f"/apis/apps/v1/namespaces/{ns}/statefulsets"),
+                               ("pod", f"/api/v1/namespaces/{ns}/pods"),
+                               ("event", f"/api/v1/namespaces/{ns}/events?fieldSelector=type%3DWarning")):
+                if weights.get(kind):
+                    counters.append((kind, WatchCounter(ctx, port, path, a.max_seconds + 600)))
+            time.sleep(2)   # the initial ADDED of every object
+            added = {kind: dict(c.counts) for kind, c in counters}
+            compactor = EtcdCompactor(cluster_dir, a.etcd_compact_every) if a.etcd_compact_every > 0 else None
+            if compactor:
+                summary["etcd_start"] = compactor.status()
             t0 = time.monotonic()
             load = Load(cluster_dir, port, ns, targets, a.events, t0 + a.max_seconds)
             threads = [threading.Thread(target=load.worker, args=(i,), daemon=True) for i in range(a.workers)]
@@ -212,16 +358,23 @@ def main():
                         marks[pct] = (done, round(now - t0, 1), rss_kib(pid))
                         print(f"soak: {pct:3d} %: {done} events in {now - t0:.0f} s, RSS {marks[pct][2]} KiB",
                               flush=True)
-                if now >= next_sample:
-                    curve.append((round(now - t0), done, rss_kib(pid)))
+                if now >= next_sample and ioc.proc.poll() is None:
+                    curve.append((round(now - t0), done, rss_kib(pid), cpu_seconds(pid), loadavg()[0]))
                     next_sample += 10
                     if len(curve) % 6 == 0:
                         print(f"soak: {done} events, {done / max(now - t0, 1e-9):.0f}/s, RSS {curve[-1][2]} KiB, "
-                              f"errors {load.errors}", flush=True)
+                              f"IOC CPU {curve[-1][3]} s, load {curve[-1][4]}, errors {load.errors}"
+                              + (f", etcd db {compactor.db.get('db_bytes', 0) >> 20} MiB" if compactor else ""),
+                              flush=True)
                 if ioc.proc.poll() is not None:
                     failed.append(f"the IOC exited with status {ioc.proc.returncode}")
                     break
             elapsed = time.monotonic() - t0
+            summary["loadavg_end"] = loadavg()
+            if compactor:
+                compactor.close()
+                summary.update({"etcd_end": compactor.status(), "etcd_compactions": compactor.compactions,
+                                "etcd_compact_error": compactor.error})
             time.sleep(5)   # let the IOC drain what is in flight
             final_rss = rss_kib(pid) if ioc.proc.poll() is None else None
             summary.update({
@@ -229,20 +382,52 @@ def main():
                 "events_per_s": round(load.done / elapsed, 1), "patch_errors": load.errors,
                 "last_error": load.last_error, "reached_target": load.done >= a.events,
                 "rss_marks_kib": {f"{k}%": v for k, v in marks.items()}, "rss_final_kib": final_rss,
-                "curve": curve})
+                "watch_events_delivered": {kind: {t: n - added[kind].get(t, 0) for t, n in c.counts.items()
+                                                  if n - added[kind].get(t, 0)}
+                                           for kind, c in counters},
+                "watch_errors": {kind: c.error for kind, c in counters if c.error},
+                "curve_fields": ["s", "events", "rss_kib", "ioc_cpu_s", "load1"], "curve": curve})
             if ioc.proc.poll() is None:
+                summary["mem_final_kib"] = mem_status(pid)
+                summary["ioc_cpu_s_end"] = cpu_seconds(pid)
                 summary["connected_at_end"] = ioc.get("CONNECTED")
-                log = ioc.logtext()
-                summary["relists_410"] = log.count("410 Gone")
-                summary["sync_losses"] = log.count("Kubernetes API unreachable")
-                # still live: a change made now shows up
-                probe = names[-1]
-                kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=1")
-                ioc.ca.wait_value(ioc.pv("ENABLED", probe), "Enabled", timeout=60)
-                kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=0")
-                summary["live_after"] = True
+                try:
+                    # still live: a change made now shows up, on the StatefulSet stream ...
+                    probe = names[-1]
+                    kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=1")
+                    ioc.ca.wait_value(ioc.pv("ENABLED", probe), "Enabled", timeout=60)
+                    kubectl(env, "-n", ns, "scale", "statefulset", probe, "--replicas=0")
+                    # ... and on the pod stream: a deleted pod's replacement has another start time
+                    if running:
+                        started = ioc.get("STARTED", running[0])
+                        time.sleep(1.1)   # start times have a resolution of 1 s
+                        kubectl(env, "-n", ns, "delete", "pod", f"{running[0]}-0", "--wait=false")
+                        ioc.ca.wait_value(ioc.pv("STARTED", running[0]),
+                                          lambda v, s: v not in (started, "") and s == "NO_ALARM", timeout=60)
+                    summary["live_after"] = True
+                except (AssertionError, RuntimeError, subprocess.TimeoutExpired) as e:
+                    summary["live_after"] = False
+                    failed.append(f"the IOC did not follow a change made after the load: {str(e)[:300]}")
                 if summary["connected_at_end"] != "Connected":
                     failed.append("CONNECTED is not Connected at the end")
+            log = ioc.logtext()
+            during = log[boot_log_len:]
+            summary["relists_410"] = log.count("410 Gone")
+            summary["sync_losses"] = log.count("Kubernetes API unreachable")
+            summary["log_lines_after_boot"] = [line for line in during.splitlines() if line.strip()][:40]
+    finally:
+        for _, c in counters:
+            c.close()
+        if compactor:
+            compactor.stop.set()
+        if repeater:
+            repeater.terminate()
+            repeater.wait(10)
+        if not a.keep:
+            try:
+                kubectl(env, "delete", "namespace", ns, "--wait=false", timeout=60)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print(f"soak: could not delete namespace {ns}: {e}", flush=True)
     # growth: 100 % (or the last sample when the target was not reached) against 10 %
     base = marks[10][2] if marks[10] else (curve[len(curve) // 10][2] if curve else None)
     end = marks[100][2] if marks[100] else final_rss
@@ -256,10 +441,9 @@ def main():
         print(f"soak: target not reached within {a.max_seconds:.0f} s: {summary.get('events')} events at "
               f"{rate}/s; {a.events} would take about {summary['extrapolated_seconds_for_target']} s here",
               flush=True)
-    if repeater:
-        repeater.terminate()
-    if not a.keep:
-        kubectl(env, "delete", "namespace", ns, "--wait=false")
+    db = cluster_dir / "etcd" / "member" / "snap" / "db"
+    if db.exists():
+        summary["etcd_db_bytes"] = db.stat().st_size
     summary["failed"] = failed
     print("soak: " + ("FAILED: " + "; ".join(failed) if failed else "ok"), flush=True)
     print(json.dumps(summary))
