@@ -759,24 +759,33 @@ const char *iocmgrCurrentWriter(void)
 /* ---- lifetime --------------------------------------------------------- */
 
 /* Pending and Starting turn MAJOR after the grace period with no new event,
- * so time alone must re-derive them. This reads the cache, not the API. */
+ * so time alone must re-derive them. This reads the cache, not the API.
+ * One pass under the lock a second (not a lock per instance: at thousands of
+ * instances that alone was a visible share of the idle IOC's CPU); the
+ * instance table is fixed after iocInit. */
 static void tickerMain(void *arg)
 {
+    size_t cap = mgr.ninst ? mgr.ninst : 1;
+    iocmgrInst **due = callocMustSucceed(cap, sizeof *due, "iocmgrTicker");
+
     (void)arg;
     while (!mgr.stopping) {
         long long now = (long long)time(NULL);
-        size_t i;
-        for (i = 0; i < mgr.ninst && !mgr.stopping; i++) {
+        size_t i, n = 0;
+
+        epicsMutexMustLock(mgr.lock);
+        for (i = 0; i < mgr.ninst && n < cap; i++) {
             iocmgrInst *inst = mgr.insts[i];
-            int due;
-            epicsMutexMustLock(mgr.lock);
-            due = inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
-                  && (double)(now - inst->view.pendingSince) > mgr.pendingGrace;
-            epicsMutexUnlock(mgr.lock);
-            if (due) refresh(inst);
+            if (inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
+                && (double)(now - inst->view.pendingSince) > mgr.pendingGrace)
+                due[n++] = inst;
         }
+        epicsMutexUnlock(mgr.lock);
+        for (i = 0; i < n && !mgr.stopping; i++)
+            refresh(due[i]);
         epicsThreadSleep(1.0);
     }
+    free(due);
 }
 
 static void initHook(initHookState state)
