@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "k8sClient.h"
+#include "k8sApply.h"
 #include "k8sConfig.h"
 #include "k8sNet.h"
 #include "k8sWatch.h"
@@ -71,50 +72,26 @@ static void hListEnd(void *arg)
     k8sCacheReplaceEnd(s->cache);
 }
 
+/* stream index -> what it holds */
+static const k8sKind streamKind[W_COUNT] = {
+    K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT
+};
+
 static void hObject(void *arg, const cJSON *obj, int deleted)
 {
     stream *s = arg;
     k8sClient *c = s->client;
-    char key[400], err[200];
-    union { k8sInstance inst; k8sPod pod; k8sEvent ev; } u;
-    const char *ns, *name, *uid, *rv;
-    int keep = !deleted;
+    char err[500];
 
-    switch (s->index) {
-    case W_STS:
-    case W_DEPLOY:
-        if (k8sInstanceFromJson(obj, s->index == W_STS ? "StatefulSet" : "Deployment",
-                                c->container[0] ? c->container : NULL, &u.inst, err, sizeof err))
-            goto bad;
-        /* a relabelled object that no longer matches leaves the managed set */
-        keep = keep && k8sLabelsMatchAny(obj, c->selectors);
-        ns = u.inst.namespace_; name = u.inst.name; uid = u.inst.uid; rv = u.inst.resourceVersion;
+    switch (k8sApplyObject(s->cache, streamKind[s->index], obj, deleted,
+                           c->container[0] ? c->container : NULL, c->selectors, err, sizeof err)) {
+    case -1:
+        k8sLog(0, "%s: ignoring an undecodable %s: %s", driverName, s->watch.what, err);
         break;
-    case W_PODS:
-        if (k8sPodFromJson(obj, c->container[0] ? c->container : NULL, &u.pod, err, sizeof err))
-            goto bad;
-        keep = keep && u.pod.ownerName[0];
-        ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
-        break;
-    default:
-        if (k8sEventFromJson(obj, &u.ev, err, sizeof err))
-            goto bad;
-        keep = keep && strcmp(u.ev.type, "Warning") == 0 &&
-               (strcmp(u.ev.involvedKind, "Pod") == 0 || strcmp(u.ev.involvedKind, "StatefulSet") == 0 ||
-                strcmp(u.ev.involvedKind, "Deployment") == 0);
-        ns = u.ev.namespace_; name = u.ev.name; uid = NULL; rv = u.ev.resourceVersion;
+    case -2:
+        k8sLog(0, "%s: %s", driverName, err);
         break;
     }
-    k8sCacheKey(key, sizeof key, ns, name);
-    if (keep) {
-        if (k8sCacheUpsert(s->cache, key, uid, rv, &u) != 0)
-            k8sLog(0, "%s: out of memory caching %s", driverName, key);
-    } else {
-        k8sCacheDelete(s->cache, key);
-    }
-    return;
-bad:
-    k8sLog(0, "%s: ignoring an undecodable %s: %s", driverName, s->watch.what, err);
 }
 
 static void hState(void *arg)

@@ -15,8 +15,8 @@
  *    lines, same order, whatever the chunking), and again with a tiny maxLine;
  *  - k8sWatchFeed (a k8sWatch with no network) -> k8sWatchEventParse ->
  *    k8sInstanceFromJson / k8sPodFromJson / k8sEventFromJson -> k8sLabelsMatchAny
- *    -> k8sCache, through a handler doing what k8sClient.c's hObject does (it is
- *    static there); the List path mirrors k8sWatch.c's listDone (ReplaceBegin,
+ *    -> k8sCache, through k8sApplyObject as k8sClient.c's hObject calls it;
+ *    the List path mirrors k8sWatch.c's listDone (ReplaceBegin,
  *    items, ReplaceEnd). The cache must end with ADDED - DELETED == count;
  *  - k8sWatchEventParse on every line of up to 512 bytes as an exact-size buffer
  *    with no NUL after it;
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8sApply.h"
 #include "k8sCache.h"
 #include "k8sLineBuffer.h"
 #include "k8sLog.h"
@@ -207,46 +208,16 @@ static void hBegin(void *arg) { k8sCacheReplaceBegin(((stream *)arg)->cache); }
 static void hEnd(void *arg) { k8sCacheReplaceEnd(((stream *)arg)->cache); }
 static void hState(void *arg) { (void)arg; }
 
-/* As k8sClient.c hObject. */
+/* What k8sClient.c's hObject does: the library's k8sApplyObject. */
 static void hObject(void *arg, const cJSON *obj, int deleted)
 {
+    static const k8sKind kinds[] = {K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT};
     stream *s = arg;
-    char key[400], err[200];
-    union { k8sInstance inst; k8sPod pod; k8sEvent ev; } u;
-    const char *ns, *name, *uid, *rv;
-    int keep = !deleted;
+    char err[500];
 
-    switch (s->index) {
-    case W_STS:
-    case W_DEPLOY:
-        if (k8sInstanceFromJson(obj, s->index == W_STS ? "StatefulSet" : "Deployment", s->container,
-                                &u.inst, err, sizeof err))
-            return;
-        keep = keep && k8sLabelsMatchAny(obj, s->selectors);
-        ns = u.inst.namespace_; name = u.inst.name; uid = u.inst.uid; rv = u.inst.resourceVersion;
-        break;
-    case W_PODS:
-        if (k8sPodFromJson(obj, s->container, &u.pod, err, sizeof err))
-            return;
-        keep = keep && u.pod.ownerName[0];
-        ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
-        break;
-    default:
-        if (k8sEventFromJson(obj, &u.ev, err, sizeof err))
-            return;
-        keep = keep && strcmp(u.ev.type, "Warning") == 0 &&
-               (strcmp(u.ev.involvedKind, "Pod") == 0 || strcmp(u.ev.involvedKind, "StatefulSet") == 0 ||
-                strcmp(u.ev.involvedKind, "Deployment") == 0);
-        ns = u.ev.namespace_; name = u.ev.name; uid = NULL; rv = u.ev.resourceVersion;
-        break;
-    }
-    k8sCacheKey(key, sizeof key, ns, name);
-    if (keep) {
-        if (k8sCacheUpsert(s->cache, key, uid, rv, &u) != 0)
-            abort();
-    } else {
-        k8sCacheDelete(s->cache, key);
-    }
+    if (k8sApplyObject(s->cache, kinds[s->index], obj, deleted, s->container, s->selectors,
+                       err, sizeof err) == -2)
+        abort();
 }
 
 /* As k8sWatch.c listDone for a 200 answer. */

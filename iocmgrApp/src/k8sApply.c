@@ -1,0 +1,50 @@
+/* k8sApply.c - one listed or watched object into its cache; see k8sApply.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "k8sApply.h"
+#include "k8sObject.h"
+
+int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
+                   const char *container, const char *selectors, char *err, size_t errlen)
+{
+    char key[400];
+    union { k8sInstance inst; k8sPod pod; k8sEvent ev; } u;
+    const char *ns, *name, *uid, *rv;
+    int keep = !deleted;
+
+    switch (kind) {
+    case K8S_KIND_STATEFULSET:
+    case K8S_KIND_DEPLOYMENT:
+        if (k8sInstanceFromJson(obj, kind == K8S_KIND_STATEFULSET ? "StatefulSet" : "Deployment",
+                                container, &u.inst, err, errlen))
+            return -1;
+        keep = keep && k8sLabelsMatchAny(obj, selectors);
+        ns = u.inst.namespace_; name = u.inst.name; uid = u.inst.uid; rv = u.inst.resourceVersion;
+        break;
+    case K8S_KIND_POD:
+        if (k8sPodFromJson(obj, container, &u.pod, err, errlen))
+            return -1;
+        keep = keep && u.pod.ownerName[0];
+        ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
+        break;
+    default:
+        if (k8sEventFromJson(obj, &u.ev, err, errlen))
+            return -1;
+        keep = keep && strcmp(u.ev.type, "Warning") == 0 &&
+               (strcmp(u.ev.involvedKind, "Pod") == 0 || strcmp(u.ev.involvedKind, "StatefulSet") == 0 ||
+                strcmp(u.ev.involvedKind, "Deployment") == 0);
+        ns = u.ev.namespace_; name = u.ev.name; uid = NULL; rv = u.ev.resourceVersion;
+        break;
+    }
+    k8sCacheKey(key, sizeof key, ns, name);
+    if (!keep) {
+        k8sCacheDelete(cache, key);
+        return 0;
+    }
+    if (k8sCacheUpsert(cache, key, uid, rv, &u) != 0) {
+        snprintf(err, errlen, "out of memory caching %s", key);
+        return -2;
+    }
+    return 0;
+}
