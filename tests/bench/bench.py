@@ -28,6 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parents[1]
+sys.path.insert(0, str(TOP / "tests" / "integration"))
+import iocmgrtest  # noqa: E402  (the Base in use, free loopback ports, the CA environment)
 NS = os.environ.get("BENCH_NAMESPACE", "bench-iocs")
 PREFIX = os.environ.get("BENCH_PREFIX", "BENCH-IOCMGR:")
 CLUSTER = Path(os.environ.get("IOCMGR_CLUSTER_DIR", Path.home() / ".cache/iocmgr/cluster-bench"))
@@ -44,17 +46,6 @@ IOC_MODE = os.environ.get("BENCH_IOC_MODE", "container")
 
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def epics_base():
-    for name in ("RELEASE.local", "RELEASE.deps"):
-        f = TOP / "configure" / name
-        if f.exists():
-            for line in f.read_text().splitlines():
-                m = re.match(r"\s*EPICS_BASE\s*=\s*(\S+)", line)
-                if m:
-                    return Path(m.group(1))
-    raise SystemExit("bench: EPICS_BASE unknown: run 'make deps' first")
 
 
 ARCH = os.environ.get("EPICS_HOST_ARCH", "linux-x86_64")
@@ -358,7 +349,7 @@ def make_snapshot():
     shutil.copytree(IOC_TOP / "iocBoot/iociocmgr", snap / "iocBoot/iociocmgr")
     (snap / "iocBoot/iociocmgr/envPaths").write_text(
         f'epicsEnvSet("IOC","iociocmgr")\nepicsEnvSet("TOP","{snap}")\n'
-        f'epicsEnvSet("EPICS_BASE","{epics_base()}")\n')
+        f'epicsEnvSet("EPICS_BASE","{iocmgrtest.EPICS_BASE}")\n')
     stcmd = snap / "iocBoot/iociocmgr/st.cmd"
     text = stcmd.read_text()
     nelm = 'iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "'
@@ -383,28 +374,9 @@ def make_snapshot():
     return snap
 
 
-def free_port():
-    import random
-    for _ in range(200):
-        port = random.randint(20000, 40000)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                t.bind(("127.0.0.1", port))
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
-
 def ca_env(port):
-    env = dict(os.environ)
-    base = epics_base()
-    env.update({"EPICS_CA_SERVER_PORT": str(port), "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-                "EPICS_CA_ADDR_LIST": "127.0.0.1", "EPICS_CA_AUTO_ADDR_LIST": "NO",
-                "EPICS_CA_MAX_ARRAY_BYTES": "10000000",
-                "PATH": f"{base / 'bin' / ARCH}:{os.environ.get('PATH', '')}"})
+    env = iocmgrtest.ca_env(port)
+    env["EPICS_CA_MAX_ARRAY_BYTES"] = "10000000"      # NAMES of every instance
     return env
 
 
@@ -526,7 +498,7 @@ def cmd_run(n, round_no):
         wait_ready(api, n, 600)
 
     # ---- boot: IOC start -> every STATUS connected and not Unknown
-    port = free_port()
+    port = iocmgrtest.free_port()
     env = ca_env(port)
     ioc = Ioc(work / "ioc.log", port, n)
     res["provenance"] = json.loads((snapshot_dir() / "provenance.json").read_text())

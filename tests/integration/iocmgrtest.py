@@ -122,8 +122,8 @@ class CA:
             return mon.wait(want, timeout)
 
     @contextmanager
-    def monitor(self, pv, string=False):
-        mon = Monitor(self, pv, string)
+    def monitor(self, pv, string=False, kind=None):
+        mon = (kind or Monitor)(self, pv, string)
         try:
             yield mon
         finally:
@@ -150,7 +150,10 @@ class Monitor:
             if len(parts) >= 3:
                 value = parts[2].strip()
                 sevr = parts[4].strip() if len(parts) > 4 and parts[4].strip() else "NO_ALARM"
-                self.updates.put((value, sevr))
+                self._got(value, sevr)
+
+    def _got(self, value, sevr):
+        self.updates.put((value, sevr))
 
     def wait(self, want, timeout):
         pred = want if callable(want) else (lambda v, s: v == str(want))
@@ -399,14 +402,9 @@ class TimedMonitor(Monitor):
         self.timeline = []
         super().__init__(ca, pv, string)
 
-    def _read(self):
-        for line in self.proc.stdout:
-            parts = line.rstrip("\n").split("|")
-            if len(parts) >= 3:
-                value = parts[2].strip()
-                sevr = parts[4].strip() if len(parts) > 4 and parts[4].strip() else "NO_ALARM"
-                self.timeline.append((time.monotonic(), value, sevr))
-                self.updates.put((value, sevr))
+    def _got(self, value, sevr):
+        self.timeline.append((time.monotonic(), value, sevr))
+        super()._got(value, sevr)
 
     def first(self, pred, after=0.0):
         """Time of the first update at or after `after` matching pred(value, sevr), or None."""
@@ -427,13 +425,8 @@ class TimedMonitor(Monitor):
         return t
 
 
-@contextmanager
 def timed_monitor(ca, pv, string=False):
-    mon = TimedMonitor(ca, pv, string)
-    try:
-        yield mon
-    finally:
-        mon.close()
+    return ca.monitor(pv, string, kind=TimedMonitor)
 
 
 def ca_tools_for_any_user():

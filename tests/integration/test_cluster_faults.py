@@ -480,18 +480,28 @@ def distinct_pod_uids(watch, pod):
     return list(dict.fromkeys(e[3] for e in watch.of(pod, types=("ADDED",))))
 
 
+def pod_watch(cluster):
+    """A raw watch of the demo namespace's pods, straight from the apiserver."""
+    return ApiWatch(cluster.dir, api_port(cluster), f"/api/v1/namespaces/{NAMESPACE}/pods")
+
+
+def uids_once_seen(pods, pod):
+    """The uids pod has had, once the watch's initial events show it."""
+    wait_until(lambda: pods.of(pod), 10, what="the pod watch's initial events")
+    return distinct_pod_uids(pods, pod)
+
+
 def test_commands_on_a_slow_api_complete_exactly_once(proxied_ioc, cluster):
     """Every byte to and from the API delayed by 1.5 s: commands still answer
     (caput -c waits for the completion), each has exactly one effect on the server."""
     ioc, proxy = proxied_ioc
     i, j = RUNNING, SCALED
     gen0 = int(cluster.jsonpath("statefulset", j, "{.metadata.generation}"))
-    pods = ApiWatch(cluster.dir, api_port(cluster), f"/api/v1/namespaces/{NAMESPACE}/pods")
+    pods = pod_watch(cluster)
     sts = ApiWatch(cluster.dir, api_port(cluster),
                    f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets?fieldSelector=metadata.name%3D{j}")
     try:
-        wait_until(lambda: pods.of(f"{i}-0"), 10, what="the pod watch's initial events")
-        uid0 = distinct_pod_uids(pods, f"{i}-0")
+        uid0 = uids_once_seen(pods, f"{i}-0")
         proxy.cmd("delay 1.5")
         answers = []
         for pv, inst in (("RESTART", i), ("STOP", j), ("START", j)):
@@ -527,10 +537,9 @@ def test_command_in_flight_when_the_connection_is_cut_is_answered(proxied_ioc, c
     the command gets an answer, and the answer matches what happened on the server."""
     ioc, proxy = proxied_ioc
     i = RUNNING
-    pods = ApiWatch(cluster.dir, api_port(cluster), f"/api/v1/namespaces/{NAMESPACE}/pods")
+    pods = pod_watch(cluster)
     try:
-        wait_until(lambda: pods.of(f"{i}-0"), 10, what="the pod watch's initial events")
-        uid0 = distinct_pod_uids(pods, f"{i}-0")
+        uid0 = uids_once_seen(pods, f"{i}-0")
         proxy.cmd("delay 3")
         r = ioc.ca.run("caput", ioc.pv("RESTART", i), "1")     # no -c: returns at once
         assert r.returncode == 0, r.stderr
@@ -558,10 +567,9 @@ def test_command_timed_out_on_a_black_hole_is_answered_and_never_doubled(proxied
     the pod is then replaced once, never twice."""
     ioc, proxy = proxied_ioc
     i = RUNNING
-    pods = ApiWatch(cluster.dir, api_port(cluster), f"/api/v1/namespaces/{NAMESPACE}/pods")
+    pods = pod_watch(cluster)
     try:
-        wait_until(lambda: pods.of(f"{i}-0"), 10, what="the pod watch's initial events")
-        uid0 = distinct_pod_uids(pods, f"{i}-0")
+        uid0 = uids_once_seen(pods, f"{i}-0")
         proxy.cmd("freeze on")
         t0 = time.monotonic()
         r = ioc.ca.run("caput", ioc.pv("RESTART", i), "1")
