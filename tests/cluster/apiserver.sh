@@ -14,8 +14,7 @@ stop() { proc_stop kube-apiserver "${IOCMGR_APISERVER_STOP_TIMEOUT:-3}" || say "
 start() {
   if proc_alive kube-apiserver; then say "kube-apiserver already running"; return 0; fi
   proc_restart_saved kube-apiserver
-  wait_for "${IOCMGR_APISERVER_TIMEOUT:-60}" kc get --raw /readyz ||
-    { tail -n 20 "$RUN/logs/kube-apiserver.log" >&2; die "kube-apiserver not ready after restart"; }
+  wait_apiserver_ready restart
   say "kube-apiserver ready"
 }
 case ${1:-} in

@@ -39,6 +39,20 @@ IOCMGR_NODE_NAME=${IOCMGR_NODE_NAME:-kwok-node-0}
 # kubectl against the local cluster (admin)
 kc() { "$CLUSTER_BIN/kubectl" --kubeconfig "$IOCMGR_CLUSTER_DIR/kubeconfig" "$@"; }
 
+# etcd's GET /health without needing curl (a subshell: a failed exec must not end the caller)
+etcd_ok() (
+  exec 3<>"/dev/tcp/127.0.0.1/$IOCMGR_ETCD_CLIENT_PORT" || exit 1
+  printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  timeout 5 cat <&3 | grep -q '"health":"true"'
+)
+
+# wait_apiserver_ready WHAT: /readyz within IOCMGR_APISERVER_TIMEOUT (60 s) after WHAT,
+# else the tail of the apiserver's log and die
+wait_apiserver_ready() {
+  wait_for "${IOCMGR_APISERVER_TIMEOUT:-60}" kc get --raw /readyz ||
+    { tail -n 20 "$RUN/logs/kube-apiserver.log" >&2; die "kube-apiserver not ready after $1"; }
+}
+
 # run "$@" until it succeeds or $1 seconds pass; returns 1 on timeout
 wait_for() {
   local deadline=$((SECONDS + $1)); shift

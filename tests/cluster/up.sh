@@ -132,11 +132,6 @@ proc_start etcd --name iocmgr-local --data-dir "$RUN/etcd" \
   --initial-advertise-peer-urls "http://127.0.0.1:$IOCMGR_ETCD_PEER_PORT" \
   --initial-cluster "iocmgr-local=http://127.0.0.1:$IOCMGR_ETCD_PEER_PORT" \
   --unsafe-no-fsync --quota-backend-bytes=1073741824 --log-level warn
-etcd_ok() (  # GET /health without needing curl (a subshell: a failed exec must not end up.sh)
-  exec 3<>"/dev/tcp/127.0.0.1/$IOCMGR_ETCD_CLIENT_PORT" || exit 1
-  printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  timeout 5 cat <&3 | grep -q '"health":"true"'
-)
 wait_for 30 etcd_ok || { check_alive etcd; failed "etcd not healthy after 30 s" etcd; }
 
 proc_start kube-apiserver \

@@ -22,11 +22,6 @@ etcd_post() (
     "$1" "$ETCD" "${#2}" "$2" >&3
   timeout 10 cat <&3
 )
-etcd_ok() (
-  exec 3<>"/dev/tcp/127.0.0.1/$IOCMGR_ETCD_CLIENT_PORT" || exit 1
-  printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$ETCD" >&3
-  timeout 5 cat <&3 | grep -q '"health":"true"'
-)
 revision() {
   etcd_post /v3/kv/range '{"key":"Lw==","limit":1,"keys_only":true}' | sed -n 's/.*"revision":"\([0-9]*\)".*/\1/p' | sed -n 1p
 }
@@ -35,8 +30,7 @@ start() {
   if proc_alive etcd; then say "etcd already running"; return 0; fi
   proc_restart_saved etcd
   wait_for "${IOCMGR_ETCD_TIMEOUT:-30}" etcd_ok || { tail -n 20 "$RUN/logs/etcd.log" >&2; die "etcd not healthy after restart"; }
-  wait_for "${IOCMGR_APISERVER_TIMEOUT:-60}" kc get --raw /readyz ||
-    { tail -n 20 "$RUN/logs/kube-apiserver.log" >&2; die "kube-apiserver not ready after the etcd restart"; }
+  wait_apiserver_ready "the etcd restart"
   say "etcd ready"
 }
 case ${1:-} in
