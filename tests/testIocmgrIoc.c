@@ -75,7 +75,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(23);
+    testPlan(31);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -124,6 +124,30 @@ MAIN(testIocmgrIoc)
     testSyncCallback();
     getLongString(INST "CMD_MSG", msg, sizeof msg);
     testOk(strstr(msg, "IMAGE_SP refused: the manager is read-only") != NULL, "CMD_MSG: %s", msg);
+
+    /* LOG's buffer is a lazily backed mapping of NELM bytes (devIocmgr.c): empty
+     * until a log is fetched. A client writing all NELM elements into it (a
+     * mistake, but CA allows it) finds the whole buffer writable, and the next
+     * processing shows the manager's log again. */
+    {
+        DBADDR addr;
+        char *junk;
+        long nelm, n = 1;
+        epicsInt8 first = 1;
+        testdbGetFieldEqual(INST "LOG.NORD", DBR_LONG, 1);
+        testOk1(dbNameToAddr(INST "LOG", &addr) == 0);
+        testOk(dbGetField(&addr, DBR_CHAR, &first, NULL, &n, NULL) == 0 && first == 0, "LOG reads empty");
+        nelm = addr.no_elements;
+        junk = malloc(nelm);
+        memset(junk, 'x', nelm);
+        testOk(dbPutField(&addr, DBR_CHAR, junk, nelm) == 0, "a put of all %ld LOG elements is taken", nelm);
+        testdbGetFieldEqual(INST "LOG.NORD", DBR_LONG, nelm);
+        testdbPutFieldOk(INST "LOG.PROC", DBR_LONG, 1);
+        testdbGetFieldEqual(INST "LOG.NORD", DBR_LONG, 1);
+        n = 1;
+        testOk(dbGetField(&addr, DBR_CHAR, &first, NULL, &n, NULL) == 0 && first == 0, "LOG reads empty again");
+        free(junk);
+    }
 
     getLongString("TST:API_URL", msg, sizeof msg);
     testOk(strcmp(msg, "https://127.0.0.1:1") == 0, "API_URL: %s", msg);

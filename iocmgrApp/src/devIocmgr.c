@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include <alarm.h>
 #include <callback.h>
@@ -307,6 +308,21 @@ static long readLsi(lsiRecord *prec)
 
 /* ---- waveform --------------------------------------------------------- */
 
+/* Record support callocs NELM bytes for every LOG and LOG_PREV at init: 32 KB
+ * per instance by default, most of it for logs nobody fetches (160 MB at 5,000
+ * instances; calloc clears memory it reuses, which makes it resident). An
+ * anonymous mapping reads as zeros and takes memory only for the pages a log
+ * is written into. The waveform's get_array_info takes BPTR afresh on every
+ * access, so the buffer can be swapped here; it lives as long as the IOC, like
+ * the one it replaces. */
+static void useLazyLogBuffer(waveformRecord *prec)
+{
+    void *lazy = mmap(NULL, prec->nelm, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (lazy == MAP_FAILED) return;     /* keep record support's buffer */
+    free(prec->bptr);
+    prec->bptr = lazy;
+}
+
 static long initWaveform(waveformRecord *prec)
 {
     long status = initCommon((dbCommon *)prec, &prec->inp, "waveform");
@@ -320,6 +336,7 @@ static long initWaveform(waveformRecord *prec)
         prec->dpvt = NULL;
         return S_db_badField;
     }
+    if (d->inst) useLazyLogBuffer(prec);
     return 0;
 }
 
@@ -339,7 +356,7 @@ static long readWaveform(waveformRecord *prec)
         start = len >= prec->nelm ? len - (prec->nelm - 1) : 0;
         if (d->inst->log[which]) memcpy(dst, d->inst->log[which] + start, len - start);
         iocmgrUnlock();
-        dst[len - start] = '\0';
+        if (dst[len - start]) dst[len - start] = '\0';   /* reading an untouched page costs no memory */
         prec->nord = (epicsUInt32)(len - start + 1);
     } else {
         iocmgrLock();
