@@ -224,17 +224,18 @@ static long readLongin(longinRecord *prec)
 {
     devPvt *d = prec->dpvt;
     if (!d) return S_dev_NoInit;
-    if (d->inst) {
+    if (d->inst && d->field == F_UPTIME) {
+        long long started;
+        int connected, running;
+        iocmgrLock();
+        running = iocmgrReadRunning(d->inst, &started, &connected);
+        iocmgrUnlock();
+        prec->val = running && started > 0 ? (epicsInt32)((long long)time(NULL) - started) : 0;
+        if (!connected) recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
+    } else if (d->inst) {
         snapshot s;
         readInstance((dbCommon *)prec, d, &s);
-        switch (d->field) {
-        case F_RESTARTS: prec->val = s.view.restarts; break;
-        case F_LAST_EXIT: prec->val = s.view.lastExit; break;
-        default:
-            prec->val = s.view.running && s.view.startedEpoch > 0
-                      ? (epicsInt32)((long long)time(NULL) - s.view.startedEpoch) : 0;
-            break;
-        }
+        prec->val = d->field == F_RESTARTS ? s.view.restarts : s.view.lastExit;
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
@@ -491,9 +492,8 @@ static long readBiAlive(biRecord *prec)
     alivePvt *a = prec->dpvt;
     epicsInt32 uptime = 0;
     time_t now = time(NULL);
-    int alive = 0, wanted;
-    iocmgrView v;
-    int connected;
+    int alive = 0, wanted, connected;
+    long long started;
 
     if (!a) return S_dev_NoInit;
     if (dbIsLinkConnected(&prec->inp) && dbGetLink(&prec->inp, DBR_LONG, &uptime, NULL, NULL) == 0) {
@@ -506,9 +506,8 @@ static long readBiAlive(biRecord *prec)
         a->lastChange = 0;
     }
     iocmgrLock();
-    iocmgrReadView(a->inst, &v, &connected);
+    wanted = iocmgrReadRunning(a->inst, &started, &connected);
     iocmgrUnlock();
-    wanted = v.running;
     prec->val = alive;
     prec->udf = 0;
     if (!alive && wanted) recGblSetSevr(prec, STATE_ALARM, MAJOR_ALARM);

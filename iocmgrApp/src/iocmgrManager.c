@@ -373,6 +373,31 @@ static void onPod(void *arg, k8sChange change, const k8sPod *pod)
     if (inst) refresh(inst);
 }
 
+/* Hand memory malloc holds free back to the system after a list, whose
+ * response buffers are free once the cache is filled. */
+static void releaseFreedMemory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* While records initialise, blocks of a page or more come from their own
+ * mappings: record support callocs every LOG and LOG_PREV buffer (16 KB each by
+ * default), devIocmgr replaces them with lazily backed ones and frees these. From
+ * the heap, calloc would clear them, making them resident, and a page-aligned
+ * trim cannot give all of them back (34 MB at 5,000 instances). Mapped blocks are
+ * handed back whole when freed. Afterwards malloc's threshold is its default
+ * again (128 KB, now fixed: large list responses, too, go back when freed). */
+static void mapLargeBlocksDuringRecordInit(int on)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, on ? 4096 : 128 * 1024);
+#else
+    (void)on;
+#endif
+}
+
 static void onSync(void *arg, int connected, const char *message)
 {
     size_t i;
@@ -389,11 +414,9 @@ static void onSync(void *arg, int connected, const char *message)
     if (connected) refreshAll();
     for (i = 0; i < mgr.ninst; i++) requestInstScan(mgr.insts[i]);
     requestMgrScan();
-#ifdef __GLIBC__
     /* The lists that led here left their response buffers (~70 MB of JSON at
-     * 5,000 instances) free but held by malloc; hand them back. */
-    if (connected) malloc_trim(0);
-#endif
+     * 5,000 instances) free. */
+    if (connected) releaseFreedMemory();
 }
 
 static void k8sLogger(int level, const char *msg)
@@ -539,6 +562,14 @@ void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected)
     *out = inst->view;
     *connected = mgr.connected;
     if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.lastError);
+}
+
+int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *connected)
+{
+    /* iocmgrDeriveDisconnected changes neither of these */
+    *startedEpoch = inst->view.startedEpoch;
+    *connected = mgr.connected;
+    return inst->view.running;
 }
 
 void iocmgrReadSummary(iocmgrSummary *out)
@@ -801,6 +832,10 @@ static void initHook(initHookState state)
     char err[512];
     if (state == initHookAtBeginning) {
         asTrapWriteRegisterListener(trapWrite);
+        return;
+    }
+    if (state == initHookAfterInitDevSup || state == initHookAfterInitDatabase) {
+        mapLargeBlocksDuringRecordInit(state == initHookAfterInitDevSup);
         return;
     }
     if (state != initHookAfterIocRunning || !mgr.client) return;

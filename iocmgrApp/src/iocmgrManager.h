@@ -93,6 +93,10 @@ void iocmgrUnlock(void);
 
 /* Under the lock: the view as shown, with the disconnected override applied. */
 void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected);
+/* Under the lock: what the once-a-second records (UPTIME, ALIVE) need, without
+ * copying the whole view (at 5,000 instances they read 10,000 times a second).
+ * Returns the view's running flag. */
+int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *connected);
 void iocmgrReadSummary(iocmgrSummary *out);
 /* Under the lock: names for NAMES / UNMANAGED, up to max entries of 40 chars. */
 size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged);
