@@ -35,6 +35,7 @@ PREFIX = os.environ.get("BENCH_PREFIX", "BENCH-IOCMGR:")
 CLUSTER = Path(os.environ.get("IOCMGR_CLUSTER_DIR", Path.home() / ".cache/iocmgr/cluster-bench"))
 OUT = Path(os.environ.get("BENCH_OUT", HERE / "results"))
 IDLE_S = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
+QUIET_S = float(os.environ.get("BENCH_QUIET_SECONDS", "15"))
 LAT_CHANGES = int(os.environ.get("BENCH_LATENCY_CHANGES", "200"))
 LAT_RATE = float(os.environ.get("BENCH_LATENCY_RATE", "3"))
 CMD_COUNT = int(os.environ.get("BENCH_COMMANDS", "100"))
@@ -216,6 +217,36 @@ def wait_ready(api, n, timeout, what="pods"):
         if time.time() - t0 > timeout:
             raise SystemExit(f"bench: only {ready}/{n} pods Ready after {timeout:.0f} s")
         time.sleep(2 if n < 2000 else 5)
+
+
+def wait_quiet(api, timeout=900):
+    """Every pod Ready is not a quiet cluster: at 5,000 the StatefulSet controller goes on
+    updating StatefulSet status and posting Events for minutes (its client is rate limited):
+    ~17 StatefulSet and ~3 Event changes a second here, all of which the IOC follows. Boot
+    and idle are measured once the namespace has had no change for QUIET_S seconds.
+    Returns (seconds waited, changes seen)."""
+    watches = []
+    t0 = time.monotonic()
+    try:
+        for path in (f"/apis/apps/v1/namespaces/{NS}/statefulsets", f"/api/v1/namespaces/{NS}/pods",
+                     f"/api/v1/namespaces/{NS}/events"):
+            _, body = api.request("GET", f"{path}?limit=1")
+            rv = body["metadata"]["resourceVersion"]
+            watches.append(iocmgrtest.ApiWatch(CLUSTER, api.port, f"{path}?resourceVersion={rv}",
+                                               timeout_seconds=int(timeout) + 60))
+        while True:
+            now = time.monotonic()
+            last = max([t0] + [w.events[-1][0] for w in watches if w.events])
+            changes = sum(len(w.events) for w in watches)
+            if now - last >= QUIET_S:
+                return now - t0, changes
+            if now - t0 > timeout:
+                log(f"  the namespace still changes after {timeout:.0f} s ({changes} changes): measuring anyway")
+                return now - t0, changes
+            time.sleep(1)
+    finally:
+        for w in watches:
+            w.close()
 
 
 def cmd_create(n):
@@ -496,6 +527,9 @@ def cmd_run(n, round_no):
     ready, total = count_ready(api)
     if ready < n:
         wait_ready(api, n, 600)
+    res["quiet_wait_s"], res["changes_before_quiet"] = wait_quiet(api)
+    log(f"[n={n} r={round_no}] namespace quiet for {QUIET_S:.0f} s after {res['quiet_wait_s']:.0f} s "
+        f"({res['changes_before_quiet']} changes)")
 
     # ---- boot: IOC start -> every STATUS connected and not Unknown
     port = iocmgrtest.free_port()

@@ -17,7 +17,7 @@
 #   BENCH_TIMEOUT (10800)     the whole run, seconds
 #   BENCH_OUT                 results directory (default tests/bench/results/<date-time>)
 #   BENCH_IOC_TOP             a built iocmgr tree to measure instead of this one
-#   BENCH_IDLE_SECONDS (60), BENCH_LATENCY_CHANGES (200), BENCH_LATENCY_RATE (3/s),
+#   BENCH_IDLE_SECONDS (60), BENCH_QUIET_SECONDS (15), BENCH_LATENCY_CHANGES (200), BENCH_LATENCY_RATE (3/s),
 #   BENCH_COMMANDS (100), BENCH_PS_REPEAT (10), BENCH_CREATE_TIMEOUT (3600)   see bench.py
 #   IOCMGR_CLUSTER_DIR and the IOCMGR_*_PORT variables: the cluster (default: a bench cluster
 #   of its own in $IOCMGR_CACHE/cluster-bench on ports 17743/17779/17780/17757/17759/17750)
