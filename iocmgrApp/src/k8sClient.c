@@ -23,6 +23,7 @@ typedef struct stream {
     k8sCache *cache;
     k8sWatch watch;
     int optional;     /* may be forbidden by a least-privilege Role without breaking sync */
+    char seedRv[64];  /* the boot list filled the cache at this resourceVersion: watch from it */
 } stream;
 
 struct k8sClient {
@@ -47,7 +48,9 @@ struct k8sClient {
 static void instanceChange(void *arg, k8sChange change, const void *obj)
 {
     k8sClient *c = arg;
-    if (c->cb.instanceChanged)
+    /* before the streams start only the boot list fills the cache (a seed):
+     * the first sync reports everything at once */
+    if (c->cb.instanceChanged && c->started)
         c->cb.instanceChanged(c->cb.arg, change, obj);
 }
 
@@ -255,8 +258,13 @@ static void startStreams(void *arg, int cancelled)
     if (cancelled)
         return;
     c->started = 1;
-    for (i = 0; i < W_COUNT; i++)
-        k8sWatchStart(&c->streams[i].watch);
+    for (i = 0; i < W_COUNT; i++) {
+        stream *s = &c->streams[i];
+        if (s->seedRv[0])
+            k8sWatchResume(&s->watch, s->seedRv);
+        else
+            k8sWatchStart(&s->watch);
+    }
 }
 
 int k8sClientStart(k8sClient *c, char *err, size_t errlen)
@@ -295,6 +303,7 @@ void k8sClientDestroy(k8sClient *c)
 
 typedef struct listCtx {
     k8sClient *c;
+    stream *seed;           /* the stream whose cache this list fills, or NULL */
     const char *kind;
     k8sInstance *items;
     size_t count, cap;
@@ -307,6 +316,7 @@ static void listInstancesDone(void *arg, const k8sHttpResponse *res)
 {
     listCtx *l = arg;
     cJSON *root, *item;
+    const char *rv;
     char err[200];
 
     l->status = res->status;
@@ -326,7 +336,18 @@ static void listInstancesDone(void *arg, const k8sHttpResponse *res)
         l->failed = 1;
         return;
     }
+    /* The watch would list the same collection again a moment later (1.2 s for
+     * 5,000 StatefulSets): this list fills its cache, and the watch starts from
+     * the list's resourceVersion, as after its own list. */
+    rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+             cJSON_GetObjectItemCaseSensitive(root, "metadata"), "resourceVersion"));
+    if (l->seed && rv && strlen(rv) < sizeof l->seed->seedRv)
+        hListBegin(l->seed);
+    else
+        l->seed = NULL;
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "items")) {
+        if (l->seed)
+            hObject(l->seed, item, 0);
         if (!k8sLabelsMatchAny(item, l->c->selectors))
             continue;
         if (l->count == l->cap) {
@@ -343,6 +364,10 @@ static void listInstancesDone(void *arg, const k8sHttpResponse *res)
         if (k8sInstanceFromJson(item, l->kind, l->c->container[0] ? l->c->container : NULL,
                                 &l->items[l->count], err, sizeof err) == 0)
             l->count++;
+    }
+    if (l->seed) {
+        hListEnd(l->seed);
+        snprintf(l->seed->seedRv, sizeof l->seed->seedRv, "%s", rv);
     }
     cJSON_Delete(root);
 }
@@ -373,6 +398,7 @@ int k8sClientListInstances(k8sClient *c, double timeout, k8sInstance **out, size
     memset(&l, 0, sizeof l);
     l.c = c;
     l.kind = "StatefulSet";
+    l.seed = c->started ? NULL : &c->streams[W_STS];
     if (listBlocking(c, &l, "statefulsets", timeout, err, errlen))
         goto fail;
     if (l.failed) {
@@ -380,6 +406,7 @@ int k8sClientListInstances(k8sClient *c, double timeout, k8sInstance **out, size
         goto fail;
     }
     l.kind = "Deployment";
+    l.seed = c->started ? NULL : &c->streams[W_DEPLOY];
     if (listBlocking(c, &l, "deployments", timeout, err, errlen))
         goto fail;
     if (l.failed) {

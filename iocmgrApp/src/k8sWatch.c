@@ -185,6 +185,9 @@ void k8sWatchStart(k8sWatch *w)
 
 void k8sWatchResume(k8sWatch *w, const char *resourceVersion)
 {
+    if (w->stateNow == K8S_STREAM_IDLE)
+        snprintf(w->message, sizeof w->message, "%s: watching from resourceVersion %.40s", w->what,
+                 resourceVersion);
     snprintf(w->resourceVersion, sizeof w->resourceVersion, "%s", resourceVersion);
     startWatch(w);
 }

@@ -307,6 +307,70 @@ static void test_watch_lifecycle(void **state)
     assert_int_equal(countSeen(mark, "ADDED instance it-a", NULL), 1);
 }
 
+/* The boot-time list (k8sClientListInstances) fills the StatefulSet cache and
+ * the watch starts from that list's resourceVersion instead of listing again:
+ * the cache answers before the start, and a change made between the list and
+ * the start arrives as MODIFIED (a second list would report the instance as
+ * ADDED). */
+typedef struct seedRecorder {
+    pthread_mutex_t lock;
+    int added, modified;
+    char desc[sizeof ((k8sInstance *)0)->labelDescription];
+} seedRecorder;
+
+static seedRecorder seedRec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void onSeedInstance(void *arg, k8sChange ch, const k8sInstance *i)
+{
+    seedRecorder *r = arg;
+    if (strcmp(i->name, "it-seed") != 0)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->added += ch == K8S_ADDED;
+    r->modified += ch == K8S_MODIFIED;
+    snprintf(r->desc, sizeof r->desc, "%s", i->labelDescription);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int seedShows(const char *desc)
+{
+    int yes;
+    pthread_mutex_lock(&seedRec.lock);
+    yes = strcmp(seedRec.desc, desc) == 0;
+    pthread_mutex_unlock(&seedRec.lock);
+    return yes;
+}
+
+static void test_boot_list_seeds_the_watch(void **state)
+{
+    k8sClientCallbacks cb = { &seedRec, onSeedInstance, NULL, NULL };
+    k8sInstance *list = NULL, inst;
+    size_t n = 0;
+    char err[1024];
+    k8sClient *c;
+    (void)state;
+    applySts("it-seed", 0, ", ioc: 'true', description: before");
+    WAIT_FOR(k8sClientGetInstance(client, "it-seed", &inst) == 0, 15);
+    c = newClient(NULL, NS, &cb);
+    if (k8sClientListInstances(c, 20, &list, &n, err, sizeof err))
+        fail_msg("%s", err);
+    free(list);
+    assert_int_equal(k8sClientGetInstance(c, "it-seed", &inst), 0);
+    assert_string_equal(inst.labelDescription, "before");
+    assert_int_equal(sh("kubectl label -n " NS " sts it-seed description=between --overwrite >/dev/null"), 0);
+    if (k8sClientStart(c, err, sizeof err))
+        fail_msg("start: %s", err);
+    WAIT_FOR(seedShows("between"), 15);
+    pthread_mutex_lock(&seedRec.lock);
+    assert_int_equal(seedRec.added, 0);
+    assert_true(seedRec.modified >= 1);
+    pthread_mutex_unlock(&seedRec.lock);
+    assert_int_equal(k8sClientGetInstance(c, "it-seed", &inst), 0);
+    assert_string_equal(inst.labelDescription, "between");
+    k8sClientDestroy(c);
+    sh("kubectl delete -n " NS " sts it-seed --wait=false >/dev/null");
+}
+
 static void test_scale(void **state)
 {
     waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -603,6 +667,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_demo),
         cmocka_unit_test(test_watch_lifecycle),
+        cmocka_unit_test(test_boot_list_seeds_the_watch),
         cmocka_unit_test(test_scale),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_set_image),
