@@ -28,11 +28,17 @@ arch=$(perl "$base/lib/perl/EpicsHostArch.pl")
 
 # A CA client that finds no caRepeater on its port spawns one, which keeps the
 # client's stdout and stderr open: a test reading a caget's output through a pipe
-# would then wait for ever. One repeater for the run, on a port of its own, with
-# /dev/null for its output; stopped at the end.
-export EPICS_CA_REPEATER_PORT=${IOCMGR_TEST_CA_REPEATER_PORT:-15065}
-"$base/bin/$arch/caRepeater" </dev/null >/dev/null 2>&1 &
-repeater_pid=$!
+# would then wait for ever. One repeater for the run, on a free port of its own
+# (IOCMGR_TEST_CA_REPEATER_PORT to choose it), with /dev/null for its output;
+# stopped at the end (tests/integration/iocmgrtest.py start_ca_repeater).
+read -r EPICS_CA_REPEATER_PORT repeater_pid < <(python3 tests/integration/iocmgrtest.py ca-repeater \
+    ${IOCMGR_TEST_CA_REPEATER_PORT:-})
+export EPICS_CA_REPEATER_PORT
+if [ -z "${repeater_pid:-}" ]; then
+    echo "run-tests: caRepeater did not start (tests/integration/iocmgrtest.py ca-repeater)" >&2
+    echo "iocmgr: 0 passed, 1 failed"
+    exit 1
+fi
 test_cluster=""
 cleanup() {
     kill "$repeater_pid" 2>/dev/null

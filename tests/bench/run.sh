@@ -60,12 +60,13 @@ say "results in $BENCH_OUT"
 make -s -C "$HERE" all
 [ -x "${BENCH_IOC_TOP:-$TOP}/bin/linux-x86_64/iocmgr" ] || { say "iocmgr is not built: run make first"; exit 1; }
 
-# One caRepeater with /dev/null for its output: one spawned by a CA client would keep
-# that client's pipes open (tests/integration/iocmgrtest.py, start_ca_repeater).
-base=$(sed -n 's/^EPICS_BASE *= *//p' "$TOP/configure/RELEASE.deps" "$TOP/configure/RELEASE.local" 2>/dev/null | tail -n1)
-export EPICS_CA_REPEATER_PORT=${BENCH_CA_REPEATER_PORT:-17765}
-"$base/bin/$(perl "$base/lib/perl/EpicsHostArch.pl")/caRepeater" </dev/null >/dev/null 2>&1 &
-repeater_pid=$!
+# One caRepeater with /dev/null for its output on a free port of the run's own: one
+# spawned by a CA client would keep that client's pipes open
+# (tests/integration/iocmgrtest.py, start_ca_repeater).
+read -r EPICS_CA_REPEATER_PORT repeater_pid < <(python3 "$TOP/tests/integration/iocmgrtest.py" ca-repeater \
+    ${BENCH_CA_REPEATER_PORT:-})
+export EPICS_CA_REPEATER_PORT
+[ -n "$repeater_pid" ] || { say "caRepeater did not start"; exit 1; }
 
 started_cluster=0
 cleanup() {

@@ -63,32 +63,37 @@ def ca_env(port, extra_addr=""):
     return env
 
 
-def start_ca_repeater():
-    """Start Base's caRepeater on a port of this test run, unless EPICS_CA_REPEATER_PORT
-    already names one (tools/run-tests.sh starts it). Returns the process to stop, or None.
+def start_ca_repeater(port=None):
+    """Start Base's caRepeater on a port of this test run (PORT, or a free one), unless
+    EPICS_CA_REPEATER_PORT already names one (the pytest session under tools/run-tests.sh).
+    Sets EPICS_CA_REPEATER_PORT; returns the process to stop, or None.
 
     A CA client (caget, camonitor, the IOC's CA links) that finds no repeater on its port
     spawns one, which inherits the client's stdout and stderr: a caget run with captured
     output then never reaches end-of-file and the test hangs. Ours has /dev/null for both.
-    caRepeater binds its UDP port on every interface (Base's code); it only relays CA
-    beacons from servers on this host to clients on this host, and stops with the run."""
+    A port of its own per run: two runs sharing one would share one repeater, and the
+    second would be left without one when the first stops. caRepeater binds its UDP port on
+    every interface (Base's code); it only relays CA beacons from servers on this host to
+    clients on this host, and stops with the run."""
     if os.environ.get("EPICS_CA_REPEATER_PORT"):
         return None
-    port = free_port()
-    os.environ["EPICS_CA_REPEATER_PORT"] = str(port)
-    proc = subprocess.Popen([str(BASE_BIN / "caRepeater")], env=dict(os.environ),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and proc.poll() is None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind(("", port))
-            except OSError:
-                return proc       # bound: the repeater is there
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"caRepeater did not bind UDP port {port}")
+    for _ in range(1 if port else 5):
+        p = port or free_port()
+        env = dict(os.environ, EPICS_CA_REPEATER_PORT=str(p))
+        proc = subprocess.Popen([str(BASE_BIN / "caRepeater")], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("", p))
+                except OSError:
+                    os.environ["EPICS_CA_REPEATER_PORT"] = str(p)
+                    return proc       # bound: the repeater is there
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError(f"caRepeater did not bind a UDP port ({port or 'free ones tried'})")
 
 
 class CA:
@@ -447,3 +452,15 @@ def ca_tools_for_any_user():
     for f in d.iterdir():
         f.chmod(0o755)
     return d, {"LD_LIBRARY_PATH": str(d)}
+
+
+if __name__ == "__main__":
+    # tools/run-tests.sh and tests/bench/run.sh: "iocmgrtest.py ca-repeater [PORT]" starts
+    # the run's caRepeater (left running) and prints "PORT PID".
+    import sys
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "ca-repeater":
+        os.environ.pop("EPICS_CA_REPEATER_PORT", None)
+        repeater = start_ca_repeater(int(sys.argv[2]) if len(sys.argv) == 3 else None)
+        print(os.environ["EPICS_CA_REPEATER_PORT"], repeater.pid)
+    else:
+        sys.exit("usage: iocmgrtest.py ca-repeater [PORT]")
