@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -82,8 +81,7 @@ class Api:
 
     def __init__(self):
         self.host, self.port = api_url()
-        self.ctx = ssl.create_default_context(cafile=str(CLUSTER / "ca.crt"))
-        self.ctx.load_cert_chain(str(CLUSTER / "pki/admin.crt"), str(CLUSTER / "pki/admin.key"))
+        self.ctx = iocmgrtest.admin_context(CLUSTER)
         self.local = threading.local()
 
     def conn(self, timeout=60):

@@ -33,7 +33,6 @@ import http.client
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from iocmgrtest import CACHE, run_ioc, start_ca_repeater  # noqa: E402
+from iocmgrtest import CACHE, ApiWatch, admin_context, run_ioc, start_ca_repeater  # noqa: E402
 
 STS = """---
 apiVersion: apps/v1
@@ -99,48 +98,9 @@ def loadavg():
     return [round(x, 2) for x in os.getloadavg()]
 
 
-class WatchCounter:
-    """A raw watch of one collection (admin certificate): counts the events the
-    apiserver delivers by type, without keeping them (a line is one event)."""
-
-    def __init__(self, ctx, port, path, seconds):
-        self.counts = {}
-        self.error = ""
-        self.closed = False
-        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=seconds + 60)
-        sep = "&" if "?" in path else "?"
-        # resourceVersion=0: start from now (the initial ADDED of what exists is counted apart)
-        self.conn.request("GET", f"{path}{sep}watch=1&allowWatchBookmarks=false&timeoutSeconds={int(seconds)}")
-        self.resp = self.conn.getresponse()
-        if self.resp.status != 200:
-            raise RuntimeError(f"watch {path}: HTTP {self.resp.status}")
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        try:
-            for line in self.resp:
-                # '{"type":"MODIFIED",...': the type is the first value
-                t = line[9:line.index(b'"', 9)].decode() if line.startswith(b'{"type":"') else "?"
-                self.counts[t] = self.counts.get(t, 0) + 1
-        except Exception as e:   # noqa: BLE001 (also what close() causes)
-            if not self.closed:
-                self.error = f"{type(e).__name__}: {e}"
-
-    def close(self):
-        self.closed = True
-        try:
-            self.conn.sock.shutdown(2)
-        except (OSError, AttributeError):
-            pass
-        self.conn.close()
-
-
 class Load:
     def __init__(self, cluster_dir, port, ns, targets, target, deadline):
-        pki = Path(cluster_dir) / "pki"
-        self.ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        self.ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        self.ctx = admin_context(cluster_dir)
         self.port, self.ns, self.targets = port, ns, targets   # API paths, weighted by repetition
         self.target, self.deadline = target, deadline
         self.lock = threading.Lock()
@@ -329,13 +289,11 @@ def main():
             summary["rss_boot_kib"] = rss_kib(pid)
             summary["mem_boot_kib"] = mem_status(pid)
             summary["ioc_cpu_s_boot"] = cpu_seconds(pid)
-            ctx = ssl.create_default_context(cafile=str(cluster_dir / "pki" / "ca.crt"))
-            ctx.load_cert_chain(str(cluster_dir / "pki" / "admin.crt"), str(cluster_dir / "pki" / "admin.key"))
             for kind, path in (("sts", f"/apis/apps/v1/namespaces/{ns}/statefulsets"),
                                ("pod", f"/api/v1/namespaces/{ns}/pods"),
                                ("event", f"/api/v1/namespaces/{ns}/events?fieldSelector=type%3DWarning")):
                 if weights.get(kind):
-                    counters.append((kind, WatchCounter(ctx, port, path, a.max_seconds + 600)))
+                    counters.append((kind, ApiWatch(cluster_dir, port, path, a.max_seconds + 600, keep=False)))
             time.sleep(2)   # the initial ADDED of every object
             added = {kind: dict(c.counts) for kind, c in counters}
             compactor = EtcdCompactor(cluster_dir, a.etcd_compact_every) if a.etcd_compact_every > 0 else None

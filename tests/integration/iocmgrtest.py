@@ -333,23 +333,33 @@ class SlowProxy:
         self.close()
 
 
-class ApiWatch:
-    """A raw watch of one collection with the admin client certificate, in a thread:
-    every event is kept as (monotonic time, type, name, uid, resourceVersion, object),
-    so a test can count what really happened on the server."""
+def admin_context(cluster_dir):
+    """TLS context of the local cluster's admin: its CA and client certificate."""
+    import ssl
+    pki = Path(cluster_dir) / "pki"
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    return ctx
 
-    def __init__(self, cluster_dir, api_port, path, timeout_seconds=600):
+
+class ApiWatch:
+    """A raw watch of one collection with the admin client certificate, in a thread,
+    so a test can count what really happened on the server. keep=True: every event is
+    kept as (monotonic time, type, name, uid, resourceVersion, object). keep=False (the
+    soak's million events): nothing is kept or decoded beyond the type. Either way
+    `counts` holds the events by type and `error` why the stream ended early."""
+
+    def __init__(self, cluster_dir, api_port, path, timeout_seconds=600, keep=True):
         import http.client
-        import json
-        import ssl
-        pki = Path(cluster_dir) / "pki"
-        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        self._json = json
+        self.keep = keep
         self.events = []
-        self.conn = http.client.HTTPSConnection("127.0.0.1", api_port, context=ctx, timeout=timeout_seconds)
+        self.counts = {}
+        self.error = ""
+        self.closed = False
+        self.conn = http.client.HTTPSConnection("127.0.0.1", api_port, context=admin_context(cluster_dir),
+                                                timeout=timeout_seconds)
         sep = "&" if "?" in path else "?"
-        self.conn.request("GET", f"{path}{sep}watch=1&timeoutSeconds={timeout_seconds}")
+        self.conn.request("GET", f"{path}{sep}watch=1&timeoutSeconds={int(timeout_seconds)}")
         self.resp = self.conn.getresponse()
         if self.resp.status != 200:
             raise AssertionError(f"watch {path}: HTTP {self.resp.status}")
@@ -357,19 +367,28 @@ class ApiWatch:
         self.thread.start()
 
     def _read(self):
+        import json
         try:
             for line in self.resp:
-                ev = self._json.loads(line)
-                meta = ev["object"].get("metadata", {})
-                self.events.append((time.monotonic(), ev["type"], meta.get("name"), meta.get("uid"),
-                                    meta.get("resourceVersion"), ev["object"]))
-        except (OSError, ValueError, AttributeError):
-            pass
+                if self.keep:
+                    ev = json.loads(line)
+                    kind = ev["type"]
+                    meta = ev["object"].get("metadata", {})
+                    self.events.append((time.monotonic(), kind, meta.get("name"), meta.get("uid"),
+                                        meta.get("resourceVersion"), ev["object"]))
+                else:
+                    # '{"type":"MODIFIED",...': the type is the first value
+                    kind = line[9:line.index(b'"', 9)].decode() if line.startswith(b'{"type":"') else "?"
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+        except Exception as e:   # noqa: BLE001 (also what close() causes)
+            if not self.closed:
+                self.error = f"{type(e).__name__}: {e}"
 
     def of(self, name, types=("ADDED", "MODIFIED", "DELETED")):
         return [e for e in list(self.events) if e[2] == name and e[1] in types]
 
     def close(self):
+        self.closed = True
         try:
             self.conn.sock.shutdown(socket.SHUT_RDWR)
         except (OSError, AttributeError):
