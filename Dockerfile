@@ -1,4 +1,4 @@
-# iocmgr container image, for deploy/iocmgr (an epics-containers service).
+# iocmgr container image, for the Helm chart deploy/helm/iocmgr (an epics-containers service).
 #
 #   docker build -t registry.example.org/controls/iocmgr:0.1.0 .
 #

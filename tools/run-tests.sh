@@ -109,11 +109,36 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
     if tests/cluster/up.sh && tests/cluster/demo.sh; then
         run_tap cluster-smoke tests/cluster/smoke.sh
         run_tap k8s-integration make -s -C tests/k8s integration
+        deploy_suites=(tests/integration/test_cluster_deploy.py tests/integration/test_cluster_ibek.py)
         suites=()
         for f in tests/integration/test_cluster_*.py; do
-            [ "$f" = tests/integration/test_cluster_faults.py ] || suites+=("$f")
+            case " tests/integration/test_cluster_faults.py ${deploy_suites[*]} " in
+                *" $f "*) ;;
+                *) suites+=("$f") ;;
+            esac
         done
         run_pytest ioc-cluster "${suites[@]}"
+        # the Helm chart (lint, server dry run, helm install/upgrade, in-cluster
+        # connect) and the ibek boot (st.cmd + ioc.subst -> msi -> ioc): helm from
+        # the Go module proxy (tests/helm/build.sh, cold ~3 min) and ibek 4.8.2 in
+        # a venv (ibek/venv.sh, cold ~1 min), both cached; ~1 min warm.
+        # IOCMGR_TEST_DEPLOY=0 provides neither: those tests then report skipped.
+        if [ "${IOCMGR_TEST_DEPLOY:-1}" != 0 ]; then
+            if IOCMGR_HELM=$(tests/helm/build.sh); then
+                export IOCMGR_HELM
+            else
+                echo "not ok - tests/helm/build.sh failed; see above"
+                failed=$((failed + 1)); failures+=("helm-build")
+            fi
+            IOCMGR_IBEK=$(ibek/venv.sh)
+            case $? in
+                0) export IOCMGR_IBEK ;;
+                2) echo "# no Python >= 3.13 for ibek (ibek/venv.sh above): the ibek tests are skipped" ;;
+                *) echo "not ok - ibek/venv.sh failed; see above"
+                   failed=$((failed + 1)); failures+=("ibek-venv") ;;
+            esac
+        fi
+        run_pytest deploy "${deploy_suites[@]}"
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.

@@ -7,6 +7,7 @@
 #-                      "incluster:DIR"; empty: $KUBECONFIG or ~/.kube/config
 #-   IOCMGR_CONTEXT     kubeconfig context, default current-context
 #-   IOCMGR_NAMESPACE   namespace, default the context's, $EC_TARGET or $EC_K8S_NAMESPACE
+#-   IOCMGR_SELECTOR    label selectors, comma = either; default ioc=true,is_ioc=true
 #-   IOCMGR_EXPECTED    YAML file of instances that must exist (Absent otherwise)
 #-   IOCMGR_READONLY    1: refuse every command
 #-   IOCMGR_PENDING_GRACE  seconds Pending/Starting is normal before MAJOR (60)
@@ -25,9 +26,10 @@ dbLoadDatabase "dbd/iocmgr.dbd"
 iocmgr_registerRecordDeviceDriver pdbbase
 
 < iocBoot/iociocmgr/expected.iocsh
-iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),WATCH_TIMEOUT=$(IOCMGR_WATCH_TIMEOUT=120),LOG_NELM=$(IOCMGR_LOG_NELM=16384),UPTIME_SCAN=$(IOCMGR_UPTIME_SCAN=1 second),ALIVE_SCAN=$(IOCMGR_ALIVE_SCAN=1 second),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
+iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),SELECTOR=$(IOCMGR_SELECTOR=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),WATCH_TIMEOUT=$(IOCMGR_WATCH_TIMEOUT=120),LOG_NELM=$(IOCMGR_LOG_NELM=16384),UPTIME_SCAN=$(IOCMGR_UPTIME_SCAN=1 second),ALIVE_SCAN=$(IOCMGR_ALIVE_SCAN=1 second),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
 
-asSetSubstitutions("USERS=$(IOCMGR_USERS=root),HOSTS=$(IOCMGR_HOSTS=localhost)")
+# quoted: the lists are comma-separated, and a bare comma would end the macro's value
+asSetSubstitutions("USERS='$(IOCMGR_USERS=root)',HOSTS='$(IOCMGR_HOSTS=localhost)'")
 asSetFilename("iocBoot/iociocmgr/iocmgr.acf")
 
 iocInit

@@ -205,22 +205,23 @@ class Ioc:
 
 @contextmanager
 def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR-01:", port=None,
-            boot_timeout=40, stop_timeout=30):
+            boot_timeout=40, stop_timeout=30, binary=IOCMGR, startup="st.cmd"):
     """Start the built iocmgr with its st.cmd on a CA port of its own; stop it after.
 
     pre_iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1"), post_iocsh lines
-    after iocInit (e.g. "dbl > file"). Yields the Ioc; its .proc.returncode is set after."""
+    after iocInit (e.g. "dbl > file"). binary and startup replace the IOC and st.cmd
+    (the ibek-generated boot). Yields the Ioc; its .proc.returncode is set after."""
     port = port or free_port()
     env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
     env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
                 "IOCMGR_HOSTS": f"{socket.gethostname()},localhost"})
     env.update(env_extra)
     log = tmp_path / f"ioc-{port}.log"
-    args = [str(IOCMGR), "st.cmd"]
+    args = [str(binary), str(startup)]
     if pre_iocsh or post_iocsh:
         script = tmp_path / f"start-{port}.cmd"
-        script.write_text("".join(f"{line}\n" for line in (*pre_iocsh, "< st.cmd", *post_iocsh)))
-        args = [str(IOCMGR), str(script)]
+        script.write_text("".join(f"{line}\n" for line in (*pre_iocsh, f"< {startup}", *post_iocsh)))
+        args = [str(binary), str(script)]
     with open(log, "w") as out:
         proc = subprocess.Popen(args, cwd=TOP / "iocBoot/iociocmgr", env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
