@@ -172,6 +172,11 @@ def test_chart_values_reach_the_iocs_environment(cluster, tmp_path):
     assert env["IOCMGR_EXPECTED"] == "/epics/iocmgr-config/expected.yaml"
     # the Role goes where the instances are
     assert find(docs, "Role")["metadata"]["namespace"] == "p46-iocs"
+    assert sts["spec"]["replicas"] == 1
+    # what the argocd-apps chart passes for a stopped service (services.<svc>.enabled)
+    for stopped in ("false", "False"):
+        assert find(template(cluster, tmp_path, "--set", f"global.enabled={stopped}"),
+                    "StatefulSet")["spec"]["replicas"] == 0
 
 
 @needs_helm
