@@ -6,6 +6,7 @@ from the result against the local control plane and serves the demo beamline.
 
 IOCMGR_IBEK names the ibek executable (tools/run-tests.sh sets it from
 ibek/venv.sh); without it the tests are skipped and say so."""
+import json
 import os
 import re
 import subprocess
@@ -109,3 +110,30 @@ def test_ibek_boot_serves_the_demo_beamline(cluster, generated, tmp_path):
         assert "HAG(IOCMGR_HOSTS) {bl46p-ws001,bl46p-ws002,localhost}" in (tmp_path / "hag.txt").read_text()
         assert (opi / "iocmgr-overview.bob").exists()
         assert "BL46P" in (opi / "iocmgr-alarms.xml").read_text()
+
+
+def test_ibek_schema_and_validation_follow_the_entity_model(tmp_path):
+    """ibek's own model checks: the IOC schema it makes from our support YAML
+    (what an editor validates ioc.yaml with) names the Manager and requires P,
+    and a misspelt or missing parameter stops generation with its name."""
+    schema_file = tmp_path / "iocmgr.ibek.ioc.schema.json"
+    r = subprocess.run([IBEK, "ioc", "generate-schema", "--no-ibek-defs",
+                        str(TOP / "ibek/iocmgr.ibek.support.yaml"), "--output", str(schema_file)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    schema = json.loads(schema_file.read_text())
+    manager = [d for d in schema["$defs"].values()
+               if d.get("properties", {}).get("type", {}).get("const") == "iocmgr.Manager"]
+    assert manager and "P" in manager[0]["required"]
+    for body, word in (('    P: "TST-IBEK-02:"\n    namespce: bl46p-iocs\n', "namespce"),
+                       ("    namespace: bl46p-iocs\n", "P")):
+        config = tmp_path / word / "config"
+        config.mkdir(parents=True)
+        (config / "ioc.yaml").write_text("ioc_name: tst-ibek-02\ndescription: bad\nentities:\n"
+                                         "  - type: iocmgr.Manager\n" + body)
+        r = subprocess.run([IBEK, "runtime", "generate2", str(config), "--definitions",
+                            str(TOP / "ibek/iocmgr.ibek.support.yaml"), "-o", str(tmp_path / word / "out"),
+                            "--no-pvi"], env=dict(os.environ, IOC=str(TOP), RUNTIME_DIR=str(tmp_path)),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode != 0 and f"iocmgr.Manager`.{word}" in r.stdout + r.stderr, r.stderr[-2000:]
+        assert not (tmp_path / word / "out/st.cmd").exists()
