@@ -9,13 +9,14 @@
 # install` cannot fetch an interpreter), so the script uses an interpreter the
 # machine already has, first found of:
 #   $IOCMGR_PYTHON (a python3 >= 3.13), python3.14 / python3.13 on PATH,
-#   the newest 3.13+ under pyenv's versions directory, /usr/bin/python3.13.
+#   the newest 3.13+ under pyenv's versions directory (`pyenv root`, else
+#   $PYENV_ROOT or ~/.pyenv), /usr/bin/python3.13.
 # Without one it exits 2 with a sentence saying what to install or set.
 #
 # Environment: IOCMGR_CACHE, IOCMGR_PYTHON.
 set -euo pipefail
 ibek_version=4.8.2
-die() { echo "ibek venv: error: $*" >&2; exit "${2:-1}"; }
+die() { echo "ibek venv: error: $1" >&2; exit "${2:-1}"; }
 say() { echo "ibek venv: $*" >&2; }
 
 new_enough() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else 1)' 2>/dev/null; }
@@ -31,12 +32,11 @@ find_python() {
         # pyenv's shims exist for every installed version but fail unless it is selected
         new_enough "$c" && { echo "$c"; return; }
     done
-    if command -v pyenv >/dev/null 2>&1; then
-        root=$(pyenv root)
-        for c in $(ls -d "$root"/versions/3.1[3-9]* "$root"/versions/3.[2-9][0-9]* 2>/dev/null | sort -V -r); do
-            [ -x "$c/bin/python3" ] && new_enough "$c/bin/python3" && { echo "$c/bin/python3"; return; }
-        done
-    fi
+    # pyenv's versions, also when pyenv itself is not on PATH (a CI shell)
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for c in $(ls -d "$root"/versions/3.1[3-9]* "$root"/versions/3.[2-9][0-9]* 2>/dev/null | sort -V -r); do
+        [ -x "$c/bin/python3" ] && new_enough "$c/bin/python3" && { echo "$c/bin/python3"; return; }
+    done
     [ -x /usr/bin/python3.13 ] && new_enough /usr/bin/python3.13 && { echo /usr/bin/python3.13; return; }
     die "no Python >= 3.13 found for ibek $ibek_version (looked at \$IOCMGR_PYTHON, python3.14/python3.13 on PATH, pyenv versions, /usr/bin/python3.13): install one (a pyenv 3.13, or python3.13 from a newer Debian release) and set IOCMGR_PYTHON to it" 2
 }
