@@ -28,11 +28,12 @@ check() {  # description, command...
     n=$((n + 1))
     if out=$("$@" 2>&1); then tap "ok $n - cli: $d"; else tap "not ok $n - cli: $d"; printf '%s\n' "$out" | sed 's/^/# /'; fi
 }
-echo "1..4"
+echo "1..5"
 check "config" "$build/iocmgr-k8s" config
 check "get in the demo namespace" sh -c "'$build/iocmgr-k8s' -n bl46p-iocs get | grep -q 'instance bl46p-ea-ioc-01 kind=StatefulSet'"
 check "limited ServiceAccount: 403 message" sh -c "'$build/iocmgr-k8s' --kubeconfig '$dir/limited.kubeconfig' -n default scale x 1 2>&1 | grep -q 'is forbidden: User \"system:serviceaccount:bl46p-iocs:iocmgr\"'"
 check "logs" sh -c "'$build/iocmgr-k8s' -n bl46p-iocs logs bl46p-ea-ioc-01-0 --tail 3 | grep -q 'log of pod'"
+check "owner of a Helm-only instance" sh -c "'$build/iocmgr-k8s' -n bl46p-iocs owner bl46p-ea-ioc-01 | grep -q 'no Argo CD Application owns it'"
 
 # Argo CD's own Application CRD, for test_argo (skipped without it)
 established() {  # the CRD is served (kubectl wait fails before its first condition exists)
