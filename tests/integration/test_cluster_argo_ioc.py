@@ -14,7 +14,7 @@ import pytest
 from iocmgrtest import TOP, run_ioc, wait_until
 
 APPS, IOCS, ROOT = "argoc-beamline", "argoc-iocs", "argoc"
-MANAGED, PLAIN = "argoc-ea-ioc-01", "argoc-ea-ioc-02"
+MANAGED, PLAIN, LABELLED = "argoc-ea-ioc-01", "argoc-ea-ioc-02", "argoc-ea-ioc-03"
 
 STS = """
 apiVersion: apps/v1
@@ -22,7 +22,7 @@ kind: StatefulSet
 metadata:
   name: {name}
   namespace: {ns}
-  labels: {{app: {name}, ioc: "true", domain: argoc, enabled: "true"}}
+  labels: {{app: {name}, ioc: "true", domain: argoc, enabled: "true"{labels}}}
   annotations: {{{annotations}}}
 spec:
   replicas: 1
@@ -94,9 +94,14 @@ def beamline(cluster):
     apply(cluster, APP.format(name=MANAGED, ns=APPS, iocs=IOCS, repo="services", path=f"services/{MANAGED}",
                               rev="2024.4.1", params='[{name: global.enabled, value: "true"}]',
                               annotations=tracking(f"{APPS}_{ROOT}:argoproj.io/Application:{APPS}/{MANAGED}")))
-    apply(cluster, STS.format(name=MANAGED, ns=IOCS,
+    apply(cluster, STS.format(name=MANAGED, ns=IOCS, labels="",
                               annotations=tracking(f"{APPS}_{MANAGED}:apps/StatefulSet:{IOCS}/{MANAGED}")))
-    apply(cluster, STS.format(name=PLAIN, ns=IOCS, annotations=""))
+    apply(cluster, STS.format(name=PLAIN, ns=IOCS, labels="", annotations=""))
+    # label tracking, and a child without a tracking-id of its own: its root is EC_TARGET's
+    apply(cluster, APP.format(name=LABELLED, ns=APPS, iocs=IOCS, repo="services", path=f"services/{LABELLED}",
+                              rev="2024.4.1", params='[{name: global.enabled, value: "true"}]', annotations=""))
+    apply(cluster, STS.format(name=LABELLED, ns=IOCS, annotations="",
+                              labels=f', app.kubernetes.io/instance: "{LABELLED}"'))
     yield cluster
     for ns in (APPS, IOCS):
         cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
@@ -173,6 +178,15 @@ def test_revision_and_image(ioc, beamline):
     assert cmd_msg(ioc, PLAIN) == "stop requested: scaled to 0 replicas"
     wait_until(lambda: beamline.kubectl("-n", IOCS, "get", "sts", PLAIN, "-o",
                                         "jsonpath={.spec.replicas}") == "0", 10, what="PLAIN scaled to 0")
+
+
+def test_label_tracking_and_the_root_named_by_ec_target(ioc, beamline):
+    ioc.ca.wait_value(ioc.pv("ARGO_APP", LABELLED), f"{APPS}/{LABELLED}", timeout=20)
+    assert ioc.ca.put(ioc.pv("STOP", LABELLED), 1).returncode == 0
+    assert cmd_msg(ioc, LABELLED) == (f"stop requested: services.{LABELLED}.enabled=false on Application "
+                                      f"{APPS}/{ROOT}")
+    assert root_params(beamline)[f"services.{LABELLED}.enabled"] == "false"
+    assert beamline.kubectl("-n", IOCS, "get", "sts", LABELLED, "-o", "jsonpath={.spec.replicas}") == "1"
 
 
 def test_root_tracked_by_another_application_is_refused(ioc, beamline):
