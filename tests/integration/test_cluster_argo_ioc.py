@@ -149,6 +149,9 @@ def test_stop_goes_through_the_root_and_never_scales(ioc, beamline):
     assert msg.startswith(f"stop requested (services.{MANAGED}.enabled=false on Application {APPS}/{ROOT}): "
                           "Argo CD has not applied it yet"), msg
     assert "root last reconciled 2026-12-01T10:00:00Z" in msg
+    assert ioc.get("SYNC_MSG", MANAGED, string=True).endswith(
+        "; root not synced yet: it asks enabled=false, the child still has global.enabled=true "
+        "(root last reconciled 2026-12-01T10:00:00Z)")
 
     r = ioc.ca.put(ioc.pv("START", MANAGED), 1)
     assert r.returncode == 0, r.stderr
