@@ -61,6 +61,9 @@ int  iocmgrExpect(const char *name);
 int  iocmgrExpectFile(const char *path);
 void iocmgrSetReadOnly(int readOnly);
 void iocmgrSetPendingGrace(double seconds);
+/* A crash-looping instance stays CrashLoop (MAJOR) until its container has
+ * been Ready this long (default 120 s; iocmgrInstance.h iocmgrHoldCrashLoop). */
+void iocmgrSetCrashSettle(double seconds);
 /* A watch silent this long (no event, no bookmark) counts as broken:
  * CONNECTED 0 and a new watch. Default 120 s; the apiserver sends a
  * bookmark about every minute. */
