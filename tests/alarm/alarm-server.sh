@@ -4,8 +4,9 @@
 #       reads FILE.xml with Phoebus' XmlModelReader (CheckConfig): any warning
 #       it logs, or a root not named NAME, fails
 #   alarm-server.sh import CLASSPATH KAFKA NAME FILE.xml DIR
-#       loads FILE.xml into Kafka as configuration NAME (after the check: the
-#       alarm server exits 0 even when NAME is not the file's root)
+#       loads FILE.xml into Kafka as configuration NAME: after the check (the
+#       alarm server exits 0 even when NAME is not the file's root) and after
+#       making the topics the way the server does (-import does not)
 #   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT
 #       runs the server against the IOCs on 127.0.0.1:CA_PORT (pid in
 #       DIR/alarm-server.pid, log in DIR/alarm-server.log)
@@ -46,8 +47,12 @@ import)
     mkdir -p "$dir"
     "$0" check "$cp" "$file" "$name" > "$dir/check.log" 2>&1 ||
         { cat "$dir/check.log" >&2; echo "alarm-server.sh: $file is not a clean configuration $name" >&2; exit 1; }
-    java -Xmx256m -cp "$cp" "$main" -server "$kafka" -config "$name" -import "$file" \
-        < /dev/null > "$dir/import.log" 2>&1 ||
+    java -Xmx256m -cp "$cp" org.iocmgr.alarmtest.EnsureTopics "$kafka" "$name" > "$dir/import.log" 2>&1 &&
+    # a fresh topic is read in well under a second: 4 s for the connection, 2 s stable
+    java -Xmx256m -cp "$cp" "$main" -server "$kafka" -config "$name" -connect_secs 4 -stable_secs 2 -import "$file" \
+        < /dev/null >> "$dir/import.log" 2>&1 &&
+    # it exits 0 after an exception too (an unreadable file): only "Done." is success
+    grep -q '^Done\.$' "$dir/import.log" ||
         { cat "$dir/import.log" >&2; echo "alarm-server.sh: import failed" >&2; exit 1; } ;;
 start)
     [ $# -eq 7 ] || usage

@@ -38,7 +38,14 @@ public class RecordStates
             List<PartitionInfo> parts = null;
             while (parts == null || parts.isEmpty())
             {
-                parts = consumer.partitionsFor(args[1], Duration.ofSeconds(5));
+                try
+                {
+                    parts = consumer.partitionsFor(args[1], Duration.ofSeconds(5));
+                }
+                catch (org.apache.kafka.common.errors.TimeoutException ex)
+                {
+                    parts = null;
+                }
                 if (parts == null || parts.isEmpty())
                     Thread.sleep(500);
             }
