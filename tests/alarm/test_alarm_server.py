@@ -72,7 +72,9 @@ def test_pending_past_its_grace_period_is_major_with_guidance(alarm_server):
 def test_crash_loop_is_one_major_alarm_across_three_restart_cycles(alarm_server, beamline, ioc):
     path = path_of("alarm-crash-01", "STATUS")
     rec = alarm_server.recording
-    first, _, _, _ = rec.wait_state(path, lambda s, v: s == "MAJOR", 60)
+    started = time.time()
+    ioc.ca.put(ioc.pv("START", "alarm-crash-01"), 1)
+    first, _, _, _ = rec.wait_state(path, lambda s, v: s == "MAJOR", 60, after=started)
     r0 = restarts(beamline, "alarm-crash-01-0")
     # three more crashes and restarts (9 s each), then the next crash's back-off
     cycles = [(time.time(), r0)]
@@ -86,7 +88,8 @@ def test_crash_loop_is_one_major_alarm_across_three_restart_cycles(alarm_server,
     wait_until(cycled, 90, step=0.5, what="three restart cycles")
     cycles_done = time.time()
     states = rec.states(path)
-    show(f"alarm states of {path}", states, first)
+    show(f"alarm states of {path} (0 s: the first MAJOR; START written at {started - first:.1f} s)",
+         states, first)
     print("  the pod meanwhile (kubectl, polled every 0.5 s):")
     for t, n in cycles:
         print(f"  {t - first:8.1f} s  restartCount {n}")
