@@ -17,7 +17,7 @@ say() { echo "alarm setup: $*" >&2; }
 
 repo=${PHOEBUS_REPO:-$top/../shared/phoebus/m2}
 if [ ! -d "$repo/org/phoebus/service-alarm-server" ]; then
-    echo "skip no Phoebus Maven repository at $repo: set PHOEBUS_REPO to a Maven repository holding org.phoebus:service-alarm-server:5.0.5 (see /work/shared/phoebus/README.md)"
+    echo "skip no Phoebus Maven repository at $repo: set PHOEBUS_REPO to a Maven repository holding org.phoebus:service-alarm-server:5.0.5 (the Phoebus jars are not on Maven Central; docs/alarms.md)"
     exit 77
 fi
 repo=$(cd "$repo" && pwd)
