@@ -160,7 +160,8 @@ for n in "${sizes[@]}"; do
   fi
   if [ "${BENCH_APIRATE:-1}" = 1 ]; then
     wait_load
-    bounded 1800 python3 "$HERE/bench.py" apirate "$n"
+    bounded 1800 python3 "$HERE/bench.py" apirate "$n" ||
+      say "apirate at N=$n failed (above); what it measured is in apirate-$n.json"
   fi
   python3 "$HERE/bench.py" report | tee "$BENCH_OUT/summary.txt"
 done
