@@ -18,7 +18,7 @@ die() { say "ERROR: $*"; exit 1; }
 
 packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates python3
-          python3-pytest procps valgrind curl util-linux
+          python3-pytest python3-venv procps valgrind curl util-linux
           clang libclang-rt-14-dev
           openjdk-17-jdk-headless maven)
 
