@@ -1,0 +1,313 @@
+"""The screens in the real Phoebus 5.0.5 display runtime, against the local
+control plane's demo beamline and iocmgr on CA ports of its own.
+
+One Phoebus JVM (tests/phoebus Harness, under Xvfb) opens every screen the way the
+launcher does, each in its own window with the macros an operator uses: the
+generated overview, the manager header, a row, the instance screen of a Running,
+a Stopped, a Pending and a CrashLoop instance, and an instance screen of a second,
+read-only manager. For each, the runtime's own view is checked: every PV connects,
+no widget shows an alarm its PV's state does not deserve, every text that shows a
+value shows it; a PNG of each is kept. Then an operator's actions, with the pointer
+through the X server: Restart on the overview (button, then the confirmation
+dialog) gives the pod a new uid and the row goes Terminating, Starting, Running;
+Fetch log fills the console log; Stop on the detail screen stops the instance; a
+command refused by a read-only manager shows its message.
+
+Environment: PHOEBUS_REPO (Maven repository with the org.phoebus jars; default
+<repo>/../shared/phoebus/m2), IOCMGR_PHOEBUS_CA_PORT (first of 3 CA ports; default
+free ones), IOCMGR_PHOEBUS_DISPLAY (Xvfb display, default :66),
+IOCMGR_PHOEBUS_OUT (screenshots and numbers, default tests/results/phoebus),
+IOCMGR_PHOEBUS_DOCS=1 (also copy the screenshots into docs/images)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import NAMESPACE
+from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc
+from phoebus import Phoebus, Xvfb, all_connected, classpath, phoebus_repo, resource, summary
+
+REPO = phoebus_repo()
+pytestmark = pytest.mark.skipif(
+    REPO is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository holding "
+    "its jars (shared/phoebus/m2 beside the repository has them)")
+
+P = "BL46P-CS-IOCMGR-01:"
+P_RO = "BL46P-CS-IOCMGR-02:"
+STATIC = ["iocmgr-manager.bob", "iocmgr-row.bob", "iocmgr-instance.bob"]
+RUNNING, STOPPED, PENDING, CRASHLOOP = ("bl46p-ea-ioc-01", "bl46p-ea-ioc-02",
+                                        "bl46p-ea-ioc-03", "bl46p-ea-ioc-04")
+OUT = os.environ.get("IOCMGR_PHOEBUS_OUT") or str(TOP / "tests/results/phoebus")
+
+# key (as the harness finds a display) -> (file, macros, picture name, state)
+SCREENS = {
+    "iocmgr-overview.bob": ("iocmgr-overview.bob", {}, "iocmgr-overview", None),
+    "iocmgr-manager.bob": ("iocmgr-manager.bob", {"P": P}, "iocmgr-manager", None),
+    f"iocmgr-row.bob|I={RUNNING.upper()}": ("iocmgr-row.bob", {"P": P, "I": RUNNING.upper(), "NAME": RUNNING},
+                                           "iocmgr-row", "Running"),
+}
+for _name, _state in ((RUNNING, "Running"), (STOPPED, "Stopped"), (PENDING, "Pending"),
+                      (CRASHLOOP, "CrashLoop")):
+    SCREENS[f"iocmgr-instance.bob|I={_name.upper()}|P={P}"] = (
+        "iocmgr-instance.bob", {"P": P, "I": _name.upper(), "NAME": _name},
+        f"iocmgr-instance-{_state.lower()}", _state)
+RO_KEY = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P_RO}"
+SCREENS[RO_KEY] = ("iocmgr-instance.bob", {"P": P_RO, "I": RUNNING.upper(), "NAME": RUNNING},
+                   "iocmgr-instance-readonly", "Running")
+
+
+@pytest.fixture(scope="module")
+def ports():
+    base = os.environ.get("IOCMGR_PHOEBUS_CA_PORT")
+    return [int(base) + i for i in range(3)] if base else [free_port() for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+def cp():
+    return classpath(REPO)
+
+
+@pytest.fixture(scope="module")
+def alive_ioc(ports, tmp_path_factory):
+    """The Running instance's IOC as far as iocmgr's ALIVE looks at it: a soft IOC
+    serving <I>:UPTIME, counting (kwok runs no container, so nothing else would)."""
+    tmp = tmp_path_factory.mktemp("alive")
+    db = tmp / "uptime.db"
+    db.write_text(f'record(calc, "{RUNNING.upper()}:UPTIME") {{\n  field(SCAN, "1 second")\n'
+                  f'  field(CALC, "A+1")\n  field(INPA, "{RUNNING.upper()}:UPTIME")\n}}\n')
+    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(ports[2]),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield ports[2]
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def managers(cluster, ports, alive_ioc, tmp_path_factory):
+    """The manager an operator uses (its overview written at boot) and a read-only one."""
+    tmp = tmp_path_factory.mktemp("phoebus-iocs")
+    opi = tmp / "opi"
+    opi.mkdir()
+    for name in STATIC:  # as the deployment's install-opi init container does
+        shutil.copy(TOP / "opi" / name, opi / name)
+    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+           "IOCMGR_PENDING_GRACE": "3", "IOCMGR_OPI_DIR": str(opi),
+           "CA_EXTRA_ADDR": f"127.0.0.1:{alive_ioc}"}
+    with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
+            run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
+                    port=ports[1]) as ro:
+        for booted in (ioc, ro):
+            booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
+        yield ioc, ro, opi
+
+
+@pytest.fixture(scope="module")
+def phoebus(cp, managers, ports, tmp_path_factory):
+    ioc, ro, opi = managers
+    display = os.environ.get("IOCMGR_PHOEBUS_DISPLAY", ":66")
+    work = tmp_path_factory.mktemp("phoebus")
+    resources = [resource(str(opi / f), **macros) for f, macros, _, _ in SCREENS.values()]
+    x = Xvfb(display)
+    t0 = time.monotonic()
+    ph = Phoebus(cp, work, display, ports[:2], int(os.environ["EPICS_CA_REPEATER_PORT"]),
+                 resources, work / "phoebus.log")
+    try:
+        # Up and every display represented: bounded, like every wait here.
+        for key in SCREENS:
+            ph.wait_report(key, lambda w: len(w) > 0, 90, "the display represented")
+        ph.started = time.monotonic() - t0
+        yield ph
+    finally:
+        ph.close()
+        x.close()
+
+
+def write_numbers(**numbers):
+    """Numbers the docs quote, kept with the screenshots."""
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "numbers.json")
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data.update(numbers)
+    json.dump(data, open(path, "w"), indent=1, sort_keys=True)
+
+
+def shown(widgets, path):
+    return next(w for w in widgets if w["path"] == path)
+
+
+# What deserves an alarm on these screens (DESIGN.md "Alarms mean something"):
+# STATUS by state (docs/status.md), and the manager's count of faulty instances
+# while the demo beamline has some (its Pending and CrashLoop instances).
+STATUS_SEVERITY = {"Running": "NONE", "Stopped": "NONE", "Pending": "MAJOR", "CrashLoop": "MAJOR"}
+
+
+def deserved(pv, state):
+    """The severity a PV's state deserves on a screen of an instance in that state."""
+    name = pv["name"].split(".")[0]
+    if name.endswith(":STATUS") and state:
+        return STATUS_SEVERITY[state]
+    if name.endswith(":FAULT_COUNT"):
+        return "MAJOR" if int(pv["value"]) > 0 else "NONE"
+    return "NONE"
+
+
+def alarm_problems(widgets, state, screen_state):
+    """Widgets that draw an alarm (border) their PV does not deserve, or do not draw
+    one it does. Rows of other instances in the overview carry their own state."""
+    problems = []
+    for w in widgets:
+        if not (w["border_alarm"] and w.get("primary") and w["visible"]):
+            continue
+        pv = w["primary"]
+        want = deserved(pv, state(w) if state else screen_state)
+        if pv["severity"] != want:
+            problems.append(f"{w['path']}: {pv['name']} = {pv['value']!r} is {pv['severity']}"
+                            f"/{pv['status']}, deserves {want}")
+    return problems
+
+
+def text_problems(widgets):
+    """Text widgets that do not show their PV's value: a placeholder, a value other
+    than the PV's, or anything at all for an empty array."""
+    problems = []
+    for w in widgets:
+        if w["type"] != "textupdate" or not w.get("primary"):
+            continue
+        pv, text = w["primary"], w["text"] or ""
+        value = pv["value"]
+        if text.startswith("<") and text.endswith(">"):
+            problems.append(f"{w['path']}: shows the placeholder {text!r}")
+        elif isinstance(value, str) and value.startswith("array[0]") and text:
+            problems.append(f"{w['path']}: an empty array shows {text!r}")
+        elif isinstance(value, str) and not value.startswith("array[") and text != value:
+            try:
+                if float(text) == float(value):
+                    continue
+            except ValueError:
+                pass
+            problems.append(f"{w['path']}: shows {text!r}, the PV holds {value!r}")
+    return problems
+
+
+STATES = {RUNNING: "Running", STOPPED: "Stopped", PENDING: "Pending", CRASHLOOP: "CrashLoop"}
+
+
+def overview_state(widget):
+    """The demo state of the row a widget of the overview belongs to."""
+    return STATES.get(widget["path"].split("/")[0])
+
+
+@pytest.mark.parametrize("key", list(SCREENS))
+def test_screen(phoebus, key):
+    path, macros, picture, state = SCREENS[key]
+    widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
+    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle.
+    time.sleep(4)
+    widgets = phoebus.report(key)
+    n = len({pv["name"] for w in widgets for pv in w["pvs"]})
+    os.makedirs(OUT, exist_ok=True)
+    png = os.path.join(OUT, picture + ".png")
+    phoebus.ok(f"snap {key} {png}")
+    json.dump(widgets, open(os.path.join(OUT, picture + ".json"), "w"), indent=1)
+    write_numbers(**{f"pvs_connected.{picture}": n, "phoebus_start_s": round(phoebus.started, 1)})
+    if os.environ.get("IOCMGR_PHOEBUS_DOCS") == "1":
+        shutil.copy(png, TOP / "docs/images" / (picture + ".png"))
+    print(f"{picture}: {n} PVs connected, picture {png}")
+    assert all_connected(widgets), summary(widgets)
+    problems = alarm_problems(widgets, overview_state if path == "iocmgr-overview.bob" else None, state)
+    problems += text_problems(widgets)
+    assert not problems, "\n".join(problems)
+
+
+def confirm(phoebus, question):
+    """The confirmation dialog the button opened: check its question, press Yes."""
+    deadline = time.monotonic() + 15
+    while not (dialogs := phoebus.ok("dialogs")["dialogs"]):
+        assert time.monotonic() < deadline, "no confirmation dialog within 15 s of the click"
+        time.sleep(0.2)
+    assert len(dialogs) == 1 and dialogs[0]["header"] == question, dialogs
+    assert dialogs[0]["buttons"] == ["Yes", "No"], dialogs
+    phoebus.ok("press Yes")
+    while phoebus.ok("dialogs")["dialogs"]:
+        assert time.monotonic() < deadline + 5, "the dialog did not close after Yes"
+        time.sleep(0.2)
+
+
+def wait_text(phoebus, key, path, pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        w = phoebus.ok(f"widget {key} {path}")["widget"]
+        if pred(w["text"] or ""):
+            return w
+        assert time.monotonic() < deadline, f"{key} {path}: {what} not within {timeout} s; shows {w['text']!r}"
+        time.sleep(0.3)
+
+
+def pod_uid(cluster, name):
+    return cluster.kubectl("-n", NAMESPACE, "get", "pod", f"{name}-0", "-o", "jsonpath={.metadata.uid}",
+                           check=False)
+
+
+def in_order(seen, wanted):
+    it = iter(seen)
+    return all(any(s == w for s in it) for w in wanted)
+
+
+def test_restart_button_on_overview(phoebus, cluster):
+    key, row = "iocmgr-overview.bob", RUNNING
+    wait_text(phoebus, key, f"{row}/Status", lambda t: t == "Running", 60, "Running")
+    uid0 = pod_uid(cluster, row)
+    assert uid0
+    phoebus.ok(f"record {key} {row}/Status")
+    t0 = time.monotonic()
+    phoebus.ok(f"click {key} {row}/Restart")
+    confirm(phoebus, f"Restart {row}? (deletes its pod; Kubernetes starts a new one)")
+    deadline = time.monotonic() + 60
+    while (uid := pod_uid(cluster, row)) in ("", uid0):
+        assert time.monotonic() < deadline, "the pod kept its uid 60 s after Restart was confirmed"
+        time.sleep(0.1)
+    t_uid = time.monotonic() - t0
+    wait_text(phoebus, key, f"{row}/Status", lambda t: t == "Running", 90, "Running again")
+    t_running = time.monotonic() - t0
+    seen = phoebus.ok(f"recorded {key} {row}/Status")["values"]
+    assert in_order(seen, ["Terminating", "Starting", "Running"]), seen
+    write_numbers(restart_click_to_new_uid_s=round(t_uid, 2), restart_click_to_running_s=round(t_running, 2),
+                  restart_states_seen=seen)
+    print(f"Restart: click -> new pod uid {t_uid:.2f} s, -> Running {t_running:.2f} s; row showed {seen}")
+
+
+def test_fetch_log_fills_console_log(phoebus):
+    key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
+    phoebus.ok(f"click {key} Fetch log")
+    w = wait_text(phoebus, key, "Log", lambda t: f"Starting IOC {RUNNING} from image" in t, 30,
+                  "the console log")
+    assert "iocInit" in w["text"] and w["primary"]["severity"] == "NONE", w
+
+
+def test_stop_and_start_on_detail_screen(phoebus, cluster):
+    key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
+    wait_text(phoebus, key, "Status", lambda t: t == "Running", 60, "Running")
+    phoebus.ok(f"click {key} Stop")
+    confirm(phoebus, f"Stop {RUNNING}? (scales its StatefulSet to 0; the IOC goes off the network)")
+    wait_text(phoebus, key, "Status", lambda t: t == "Stopped", 60, "Stopped")
+    assert cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0"
+    wait_text(phoebus, key, "Command message", lambda t: "stop" in t.lower(), 10, "the command's result")
+    # and back, so that the beamline is left as it was found
+    phoebus.ok(f"click {key} Start")
+    confirm(phoebus, f"Start {RUNNING}? (scales its StatefulSet to 1)")
+    wait_text(phoebus, key, "Status", lambda t: t == "Running", 90, "Running again")
+
+
+def test_readonly_manager_refuses_with_message(phoebus, cluster):
+    uid0 = pod_uid(cluster, RUNNING)
+    phoebus.ok(f"click {RO_KEY} Restart")
+    confirm(phoebus, f"Restart {RUNNING}? (deletes its pod; Kubernetes starts a new one)")
+    w = wait_text(phoebus, RO_KEY, "Command message", lambda t: "refused" in t, 15, "the refusal")
+    assert w["text"] == "RESTART refused: the manager is read-only", w
+    status = phoebus.ok(f"widget {RO_KEY} Command status")["widget"]
+    assert status["text"] == "Error", status
+    time.sleep(2)
+    assert pod_uid(cluster, RUNNING) == uid0, "a read-only manager's Restart deleted the pod"
