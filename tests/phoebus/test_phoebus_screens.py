@@ -138,6 +138,15 @@ def shown(widgets, path):
     return next(w for w in widgets if w["path"] == path)
 
 
+@pytest.mark.parametrize("name", STATIC + ["iocmgr-overview.bob"])
+def test_every_element_is_a_property(phoebus, managers, name):
+    """Phoebus ignores an element that is no property of its widget without a word:
+    the screens once asked for confirmation with <confirm_dialog>, which Phoebus 5
+    calls show_confirm_dialog, so Restart acted on the first click."""
+    unknown = phoebus.ok(f"lint {managers[2] / name}", timeout=60)["unknown"]
+    assert not unknown, unknown
+
+
 # What deserves an alarm on these screens (DESIGN.md "Alarms mean something"):
 # STATUS by state (docs/status.md), and the manager's count of faulty instances
 # while the demo beamline has some (its Pending and CrashLoop instances).

@@ -141,6 +141,9 @@ final class Displays
         d.put("visible", w.checkProperty(CommonWidgetProperties.propVisible).map(WidgetProperty::getValue).orElse(true));
         final Optional<WidgetProperty<Boolean>> border = w.checkProperty(CommonWidgetProperties.propBorderAlarmSensitive);
         d.put("border_alarm", border.map(WidgetProperty::getValue).orElse(false));
+        // an action button is pressable only if enabled and its PVs writable
+        w.checkProperty(CommonWidgetProperties.propEnabled).ifPresent(p -> d.put("enabled", p.getValue()));
+        w.checkProperty(CommonWidgetProperties.runtimePropPVWritable).ifPresent(p -> d.put("writable", p.getValue()));
         final WidgetRuntime<Widget> runtime = RuntimeUtil.getRuntime(w);
         final List<Map<String, Object>> pvs = new ArrayList<>();
         if (runtime != null)

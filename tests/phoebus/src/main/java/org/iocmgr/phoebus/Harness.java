@@ -29,6 +29,7 @@ import javafx.scene.Node;
  *  recorded KEY PATH     the values kept, in order
  *  snap KEY FILE         PNG of the display's window
  *  click KEY PATH        press the widget at PATH with the pointer (xdotool)
+ *  lint FILE             elements of a .bob file that are no property of their widget
  *  dialogs               the dialogs showing
  *  press TEXT            press a dialog's button with that text
  *  quit
@@ -105,10 +106,14 @@ public final class Harness
         });
         case "click" ->
         {
-            final int[] xy = onFx(() -> Operator.fxCentre(node(w[1], w[2])));
+            final Node node = onFx(() -> node(w[1], w[2]));
+            final Operator.Presses presses = onFx(() -> new Operator.Presses(node.getScene()));
+            final int[] xy = onFx(() -> Operator.fxCentre(node));
             Operator.click(xy);
             answer.put("at", java.util.List.of(xy[0], xy[1]));
+            answer.put("pressed", presses.await());
         }
+        case "lint" -> answer.put("unknown", Lint.unknownProperties(new File(line.substring("lint ".length()))));
         case "dialogs" -> answer.put("dialogs", onFx(Operator::fxDialogs));
         case "press" ->
         {

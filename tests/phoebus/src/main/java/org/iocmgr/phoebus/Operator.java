@@ -11,13 +11,17 @@ import java.util.concurrent.TimeUnit;
 
 import javax.imageio.ImageIO;
 
+import javafx.application.Platform;
 import javafx.embed.swing.SwingFXUtils;
+import javafx.event.EventHandler;
 import javafx.geometry.Bounds;
 import javafx.scene.Node;
+import javafx.scene.Scene;
 import javafx.scene.control.Button;
 import javafx.scene.control.ButtonType;
 import javafx.scene.control.DialogPane;
 import javafx.scene.image.WritableImage;
+import javafx.scene.input.MouseEvent;
 import javafx.stage.Stage;
 import javafx.stage.Window;
 
@@ -54,13 +58,59 @@ final class Operator
             throw new IOException("xdotool exited with " + p.exitValue());
     }
 
+    /** What JavaFX made of the pointer: the nodes a press reached in a scene,
+     *  so a click that went astray says where it went. */
+    static final class Presses
+    {
+        private final Scene scene;
+        private final List<String> targets = new ArrayList<>();
+        private final EventHandler<MouseEvent> filter = event ->
+        {
+            synchronized (this)
+            {
+                if (event.getEventType() != MouseEvent.MOUSE_MOVED)
+                    targets.add(event.getEventType() + " " + event.getTarget().getClass().getSimpleName()
+                                + " " + event.getButton() + (event.isAltDown() ? " alt" : "")
+                                + (event.isMetaDown() ? " meta" : "") + (event.isShiftDown() ? " shift" : "")
+                                + (event.isControlDown() ? " control" : ""));
+            }
+        };
+
+        Presses(final Scene scene)
+        {
+            this.scene = scene;
+            scene.addEventFilter(MouseEvent.ANY, filter);
+        }
+
+        /** The presses seen within 2 s of the click; stops listening. */
+        List<String> await() throws Exception
+        {
+            final long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (System.nanoTime() < end)
+            {
+                synchronized (this)
+                {
+                    if (targets.stream().anyMatch(t -> t.startsWith("MOUSE_CLICKED")))
+                        break;
+                }
+                Thread.sleep(50);
+            }
+            Platform.runLater(() -> scene.removeEventFilter(MouseEvent.ANY, filter));
+            synchronized (this)
+            {
+                return new ArrayList<>(targets);
+            }
+        }
+    }
+
     /** The dialogs showing now: title, header (the question) and button texts. */
     static List<Map<String, Object>> fxDialogs()
     {
         final List<Map<String, Object>> out = new ArrayList<>();
         for (Window w : Window.getWindows())
         {
-            if (!w.isShowing() || !(w.getScene().getRoot() instanceof DialogPane pane))
+            final DialogPane pane = dialogPane(w);
+            if (pane == null)
                 continue;
             final Map<String, Object> d = new LinkedHashMap<>();
             d.put("title", w instanceof Stage s ? s.getTitle() : "");
@@ -79,11 +129,22 @@ final class Operator
     static Optional<int[]> fxDialogButton(final String text)
     {
         for (Window w : Window.getWindows())
-            if (w.isShowing() && w.getScene().getRoot() instanceof DialogPane pane)
+        {
+            final DialogPane pane = dialogPane(w);
+            if (pane != null)
                 for (ButtonType type : pane.getButtonTypes())
                     if (type.getText().equals(text) && pane.lookupButton(type) instanceof Button b)
                         return Optional.of(fxCentre(b));
+        }
         return Optional.empty();
+    }
+
+    /** A JavaFX dialog's window holds its DialogPane below the scene's root. */
+    private static DialogPane dialogPane(final Window w)
+    {
+        if (!w.isShowing() || w.getScene() == null)
+            return null;
+        return w.getScene().getRoot().lookup(".dialog-pane") instanceof DialogPane pane ? pane : null;
     }
 
     /** A PNG of what the node shows (a display's model root: the screen without
