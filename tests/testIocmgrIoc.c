@@ -8,6 +8,7 @@
 
 #include <alarm.h>
 #include <dbAccess.h>
+#include <dbCommon.h>
 #include <dbStaticLib.h>
 #include <dbUnitTest.h>
 #include <epicsThread.h>
@@ -54,6 +55,26 @@ static int waitLong(const char *pv, long want, double timeout)
     }
 }
 
+/* A freshly booted manager shows no alarm on a record whose value is known: the
+ * command records read Idle and an empty setpoint is no request, so neither is
+ * UDF (Phoebus draws INVALID as a magenta border). One test per record. */
+static void testIdleWithoutAlarm(void)
+{
+    static const char *const records[] = {
+        INST "START", INST "STOP", INST "RESTART", INST "LOG_FETCH",
+        INST "LOG_PREV_FETCH", INST "IMAGE_SP", "TST:REBOOT"};
+    size_t i;
+    for (i = 0; i < sizeof records / sizeof records[0]; i++) {
+        DBADDR addr;
+        dbCommon *prec;
+        if (dbNameToAddr(records[i], &addr) != 0) testAbort("no PV %s", records[i]);
+        prec = addr.precord;
+        testOk(prec->udf == 0 && prec->stat == NO_ALARM && prec->sevr == NO_ALARM,
+               "%s after boot: UDF %d, STAT %d, SEVR %d", records[i], prec->udf,
+               prec->stat, prec->sevr);
+    }
+}
+
 static const char *writeKubeconfig(void)
 {
     static char path[] = "/tmp/testIocmgrIocXXXXXX";
@@ -75,7 +96,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(31);
+    testPlan(38);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -107,6 +128,7 @@ MAIN(testIocmgrIoc)
     testdbGetFieldEqual(INST "STATUS.SEVR", DBR_LONG, INVALID_ALARM);
     testdbGetFieldEqual(INST "STATUS.STAT", DBR_LONG, COMM_ALARM);
     testdbGetFieldEqual(INST "RUNNING.SEVR", DBR_LONG, INVALID_ALARM);
+    testIdleWithoutAlarm();
 
     /* Commands while disconnected are refused in words, not queued. */
     testdbPutFieldOk(INST "RESTART", DBR_LONG, 1);

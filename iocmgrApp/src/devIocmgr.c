@@ -391,11 +391,22 @@ static iocmgrCmdKind boKind(fieldId f)
     }
 }
 
+/* A command record's value is known from boot: Idle (bo) or no request (an
+ * empty lso). Left UDF, iocInit would give it INVALID severity until the first
+ * write, and every client would draw an alarm on a healthy manager. */
+static void knownAtBoot(dbCommon *prec)
+{
+    prec->udf = FALSE;
+    prec->stat = NO_ALARM;
+    prec->sevr = NO_ALARM;
+}
+
 static long initBo(boRecord *prec)
 {
     long status = initCommon((dbCommon *)prec, &prec->out, "bo");
     if (status) return status;
     prec->val = 0;
+    knownAtBoot((dbCommon *)prec);
     return 2;
 }
 
@@ -425,7 +436,13 @@ static long writeBo(boRecord *prec)
     return 0;
 }
 
-static long initLso(lsoRecord *prec) { return initCommon((dbCommon *)prec, &prec->out, "lso"); }
+static long initLso(lsoRecord *prec)
+{
+    long status = initCommon((dbCommon *)prec, &prec->out, "lso");
+    if (status) return status;
+    knownAtBoot((dbCommon *)prec);
+    return 0;
+}
 
 static long writeLso(lsoRecord *prec)
 {
