@@ -96,7 +96,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(38);
+    testPlan(40);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -122,6 +122,11 @@ MAIN(testIocmgrIoc)
     memset(names, 0, sizeof names);
     strcpy(names[0], "bl46p-test-01");
     testdbGetArrFieldEqual("TST:NAMES", DBF_STRING, 2, 1, names);
+    /* No instance new since boot: the screens' text of UNMANAGED is empty, not
+     * an array of empty names. */
+    getLongString("TST:UNMANAGED_TEXT", msg, sizeof msg);
+    testOk(msg[0] == '\0', "UNMANAGED_TEXT is empty: '%s'", msg);
+    testdbGetFieldEqual("TST:UNMANAGED_TEXT.SEVR", DBR_LONG, NO_ALARM);
 
     /* Stale values are never shown as good. */
     testdbGetFieldEqual(INST "STATUS", DBR_STRING, "Unknown");

@@ -43,7 +43,7 @@ typedef enum {
     F_LOG, F_LOG_PREV, F_LOG_FETCH, F_LOG_PREV_FETCH, F_BUSY, F_CMD_STAT, F_CMD_MSG,
     /* manager-wide */
     F_CONNECTED, F_NAMESPACE, F_API_URL, F_LAST_ERROR, F_COUNT, F_RUNNING_COUNT,
-    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_REBOOT, F_READONLY, F_MGR_VERSION
+    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_UNMANAGED_TEXT, F_REBOOT, F_READONLY, F_MGR_VERSION
 } fieldId;
 
 typedef struct fieldDef {
@@ -71,7 +71,8 @@ static const fieldDef fields[] = {
     {"API_URL", F_API_URL, 1, "lsi"}, {"LAST_ERROR", F_LAST_ERROR, 1, "lsi"},
     {"COUNT", F_COUNT, 1, "longin"}, {"RUNNING_COUNT", F_RUNNING_COUNT, 1, "longin"},
     {"FAULT_COUNT", F_FAULT_COUNT, 1, "longin"}, {"NAMES", F_NAMES, 1, "waveform"},
-    {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"REBOOT", F_REBOOT, 1, "bo"},
+    {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"UNMANAGED_TEXT", F_UNMANAGED_TEXT, 1, "lsi"},
+    {"REBOOT", F_REBOOT, 1, "bo"},
     {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
 };
 
@@ -289,6 +290,29 @@ static void setLsi(lsiRecord *prec, const char *v)
     prec->len = (epicsUInt32)strlen(prec->val) + 1;
 }
 
+/* UNMANAGED as one line of text, for screens: an empty waveform reaches a CAJ
+ * client (Phoebus) as NELM empty strings, which it draws as ["", "", ...];
+ * an empty string draws as nothing. Names that do not fit end in "...". */
+#define UNMANAGED_TEXT_NAMES 64
+
+static void readUnmanagedText(lsiRecord *prec)
+{
+    char names[UNMANAGED_TEXT_NAMES + 1][40];
+    size_t n, i, len = 0;
+    size_t room = prec->sizv - sizeof ", ...";   /* lsi enforces SIZV >= 16 */
+    iocmgrLock();
+    n = iocmgrReadNames(names, UNMANAGED_TEXT_NAMES + 1, 1);
+    iocmgrUnlock();
+    prec->val[0] = '\0';
+    for (i = 0; i < n && i < UNMANAGED_TEXT_NAMES; i++) {
+        size_t need = strlen(names[i]) + (i ? 2 : 0);
+        if (len + need > room) break;
+        len += (size_t)sprintf(prec->val + len, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (i < n) strcpy(prec->val + len, i ? ", ..." : "...");
+    prec->len = (epicsUInt32)strlen(prec->val) + 1;
+}
+
 static long readLsi(lsiRecord *prec)
 {
     devPvt *d = prec->dpvt;
@@ -298,6 +322,8 @@ static long readLsi(lsiRecord *prec)
         readInstance((dbCommon *)prec, d, &s);
         setLsi(prec, d->field == F_IMAGE ? s.view.image
                    : d->field == F_MESSAGE ? s.view.message : s.cmdMsg);
+    } else if (d->field == F_UNMANAGED_TEXT) {
+        readUnmanagedText(prec);
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
