@@ -114,6 +114,14 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
             [ "$f" = tests/integration/test_cluster_faults.py ] || suites+=("$f")
         done
         run_pytest ioc-cluster "${suites[@]}"
+        # the screens in the real Phoebus 5.0.5 display runtime and an operator's
+        # clicks in it (tests/phoebus, docs/screens.md): ~2 min. Skipped, counted
+        # as skipped, without Phoebus (PHOEBUS_REPO, or shared/phoebus/m2 beside the
+        # repository). IOCMGR_TEST_PHOEBUS=0 leaves it out.
+        [ "${IOCMGR_TEST_PHOEBUS:-1}" = 0 ] ||
+            IOCMGR_PHOEBUS_CA_PORT=${IOCMGR_TEST_PHOEBUS_CA_PORT:-16620} \
+            IOCMGR_PHOEBUS_DISPLAY=${IOCMGR_TEST_PHOEBUS_DISPLAY:-:66} \
+            run_pytest phoebus tests/phoebus/test_phoebus_screens.py
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.

@@ -157,7 +157,8 @@ public final class Harness
         return node;
     }
 
-    /** Runs on the JavaFX thread, bounded: a wedged UI thread is an answer too. */
+    /** Runs on the JavaFX thread, bounded: a wedged UI thread is an answer too
+     *  (60 s: a busy 2-core machine slows the first representations a lot). */
     private static <T> T onFx(final Callable<T> call) throws Exception
     {
         final CompletableFuture<T> result = new CompletableFuture<>();
@@ -172,6 +173,6 @@ public final class Harness
                 result.completeExceptionally(ex);
             }
         });
-        return result.get(20, TimeUnit.SECONDS);
+        return result.get(60, TimeUnit.SECONDS);
     }
 }
