@@ -96,7 +96,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(40);
+    testPlan(42);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -134,6 +134,18 @@ MAIN(testIocmgrIoc)
     testdbGetFieldEqual(INST "STATUS.STAT", DBR_LONG, COMM_ALARM);
     testdbGetFieldEqual(INST "RUNNING.SEVR", DBR_LONG, INVALID_ALARM);
     testIdleWithoutAlarm();
+    /* An empty setpoint reads as an empty string over CA (one NUL), not as zero
+     * characters: a client given none shows whatever bytes its buffer held. */
+    {
+        DBADDR addr;
+        char sp[16] = "x";
+        long n = sizeof sp;
+        long status;
+        testOk1(dbNameToAddr(INST "IMAGE_SP.VAL$", &addr) == 0);
+        status = dbGetField(&addr, DBR_CHAR, sp, NULL, &n, NULL);
+        testOk(status == 0 && n == 1 && sp[0] == '\0',
+               "IMAGE_SP.VAL$ after boot: %ld characters, first %d", n, sp[0]);
+    }
 
     /* Commands while disconnected are refused in words, not queued. */
     testdbPutFieldOk(INST "RESTART", DBR_LONG, 1);

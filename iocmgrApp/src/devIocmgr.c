@@ -467,6 +467,9 @@ static long initLso(lsoRecord *prec)
     long status = initCommon((dbCommon *)prec, &prec->out, "lso");
     if (status) return status;
     knownAtBoot((dbCommon *)prec);
+    /* The empty string with its NUL, as after a put of "": with LEN 0 a read of
+     * VAL$ returns no characters and clients show stale buffer bytes. */
+    prec->len = 1;
     return 0;
 }
 
