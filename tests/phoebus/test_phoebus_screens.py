@@ -134,8 +134,14 @@ def write_numbers(**numbers):
     json.dump(data, open(path, "w"), indent=1, sort_keys=True)
 
 
-def shown(widgets, path):
-    return next(w for w in widgets if w["path"] == path)
+def picture(phoebus, key, name):
+    """A PNG of the display as the runtime draws it, kept in OUT (and docs/images)."""
+    os.makedirs(OUT, exist_ok=True)
+    png = os.path.join(OUT, name + ".png")
+    phoebus.ok(f"snap {key} {png}")
+    if os.environ.get("IOCMGR_PHOEBUS_DOCS") == "1":
+        shutil.copy(png, TOP / "docs/images" / (name + ".png"))
+    return png
 
 
 @pytest.mark.parametrize("name", STATIC + ["iocmgr-overview.bob"])
@@ -247,7 +253,7 @@ def long_string_problems(phoebus, key, widgets, managers):
 
 @pytest.mark.parametrize("key", list(SCREENS))
 def test_screen(phoebus, managers, key):
-    path, macros, picture, state = SCREENS[key]
+    path, macros, name, state = SCREENS[key]
     widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
     # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
     # show the instance in the state this screen is about.
@@ -256,14 +262,10 @@ def test_screen(phoebus, managers, key):
         wait_text(phoebus, key, "Status", lambda t: t == state, 45, state)
     widgets = phoebus.report(key)
     n = len({pv["name"] for w in widgets for pv in w["pvs"]})
-    os.makedirs(OUT, exist_ok=True)
-    png = os.path.join(OUT, picture + ".png")
-    phoebus.ok(f"snap {key} {png}")
-    json.dump(widgets, open(os.path.join(OUT, picture + ".json"), "w"), indent=1)
-    write_numbers(**{f"pvs_connected.{picture}": n, "phoebus_start_s": round(phoebus.started, 1)})
-    if os.environ.get("IOCMGR_PHOEBUS_DOCS") == "1":
-        shutil.copy(png, TOP / "docs/images" / (picture + ".png"))
-    print(f"{picture}: {n} PVs connected, picture {png}")
+    png = picture(phoebus, key, name)
+    json.dump(widgets, open(os.path.join(OUT, name + ".json"), "w"), indent=1)
+    write_numbers(**{f"pvs_connected.{name}": n, "phoebus_start_s": round(phoebus.started, 1)})
+    print(f"{name}: {n} PVs connected, picture {png}")
     assert all_connected(widgets), summary(widgets)
     problems = alarm_problems(widgets)
     problems += text_problems(phoebus, key, widgets)
@@ -334,6 +336,7 @@ def test_fetch_log_fills_console_log(phoebus):
     w = wait_text(phoebus, key, "Log", lambda t: f"Starting IOC {RUNNING} from image" in t, 30,
                   "the console log")
     assert "iocInit" in w["text"] and w["primary"]["severity"] == "NONE", w
+    picture(phoebus, key, "iocmgr-instance-log")
 
 
 def test_stop_and_start_on_detail_screen(phoebus, cluster):
@@ -358,5 +361,6 @@ def test_readonly_manager_refuses_with_message(phoebus, cluster):
     assert w["text"] == "RESTART refused: the manager is read-only", w
     status = phoebus.ok(f"widget {RO_KEY} Command status")["widget"]
     assert status["text"] == "Error", status
+    picture(phoebus, RO_KEY, "iocmgr-instance-refused")
     time.sleep(2)
     assert pod_uid(cluster, RUNNING) == uid0, "a read-only manager's Restart deleted the pod"
