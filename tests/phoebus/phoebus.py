@@ -46,11 +46,15 @@ class Xvfb:
         self.proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
-        while subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode != 0:
+        while True:
+            time.sleep(0.3)
+            # An Xvfb that finds the display taken exits at once: never use another's.
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError(f"Xvfb {display} did not come up (display in use?)")
-            time.sleep(0.2)
+                raise RuntimeError(f"Xvfb {display} did not come up (display in use? "
+                                   "IOCMGR_PHOEBUS_DISPLAY chooses another)")
+            if subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0:
+                break
 
     def close(self):
         if self.proc.poll() is None:

@@ -111,17 +111,19 @@ def phoebus(cp, managers, ports, tmp_path_factory):
     work = tmp_path_factory.mktemp("phoebus")
     resources = [resource(str(opi / f), **macros) for f, macros, _, _ in SCREENS.values()]
     x = Xvfb(display)
-    t0 = time.monotonic()
-    ph = Phoebus(cp, work, display, ports[:2], int(os.environ["EPICS_CA_REPEATER_PORT"]),
-                 resources, work / "phoebus.log")
+    ph = None
     try:
+        t0 = time.monotonic()
+        ph = Phoebus(cp, work, display, ports[:2], int(os.environ["EPICS_CA_REPEATER_PORT"]),
+                     resources, work / "phoebus.log")
         # Up and every display represented: bounded, like every wait here.
         for key in SCREENS:
             ph.wait_report(key, lambda w: len(w) > 0, 240, "the display represented")
         ph.started = time.monotonic() - t0
         yield ph
     finally:
-        ph.close()
+        if ph:
+            ph.close()
         x.close()
 
 
@@ -339,18 +341,23 @@ def test_fetch_log_fills_console_log(phoebus):
     picture(phoebus, key, "iocmgr-instance-log")
 
 
-def test_stop_and_start_on_detail_screen(phoebus, cluster):
+def test_stop_and_start_on_detail_screen(phoebus, cluster, managers):
     key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
     wait_text(phoebus, key, "Status", lambda t: t == "Running", 60, "Running")
-    phoebus.ok(f"click {key} Stop")
-    confirm(phoebus, f"Stop {RUNNING}? (scales its StatefulSet to 0; the IOC goes off the network)")
-    wait_text(phoebus, key, "Status", lambda t: t == "Stopped", 60, "Stopped")
-    assert cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0"
-    wait_text(phoebus, key, "Command message", lambda t: "stop" in t.lower(), 10, "the command's result")
-    # and back, so that the beamline is left as it was found
-    phoebus.ok(f"click {key} Start")
-    confirm(phoebus, f"Start {RUNNING}? (scales its StatefulSet to 1)")
-    wait_text(phoebus, key, "Status", lambda t: t == "Running", 90, "Running again")
+    try:
+        phoebus.ok(f"click {key} Stop")
+        confirm(phoebus, f"Stop {RUNNING}? (scales its StatefulSet to 0; the IOC goes off the network)")
+        wait_text(phoebus, key, "Status", lambda t: t == "Stopped", 60, "Stopped")
+        assert cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0"
+        wait_text(phoebus, key, "Command message", lambda t: "stop" in t.lower(), 10, "the command's result")
+        # and back, as an operator would
+        phoebus.ok(f"click {key} Start")
+        confirm(phoebus, f"Start {RUNNING}? (scales its StatefulSet to 1)")
+        wait_text(phoebus, key, "Status", lambda t: t == "Running", 90, "Running again")
+    finally:
+        # the beamline is left as it was found, whatever failed above
+        if cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0":
+            managers[0].ca.put(managers[0].pv("START", RUNNING), 1)
 
 
 def test_readonly_manager_refuses_with_message(phoebus, cluster):
