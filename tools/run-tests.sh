@@ -21,6 +21,7 @@ mkdir -p "$results"
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 base=$(sed -n 's/^EPICS_BASE *= *//p' configure/RELEASE.deps configure/RELEASE.local 2>/dev/null | tail -1)
@@ -82,6 +83,7 @@ run_pytest() {
     cat "$log"
     p=$(tail -1 "$log" | grep -o -E '[0-9]+ passed' | grep -o -E '[0-9]+' || echo 0)
     f=$(tail -1 "$log" | grep -o -E '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+    skipped=$((skipped + $(tail -1 "$log" | grep -o -E '[0-9]+ skipped' | grep -o -E '[0-9]+' || echo 0)))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "# $name exited with status $rc"; fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -140,5 +142,7 @@ fi
 
 echo
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+# skipped cases (a component missing, each says what to set) are neither passed nor failed
+[ "$skipped" -eq 0 ] || echo "skipped: $skipped (see the suites' logs for what to set)"
 echo "iocmgr: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
