@@ -255,7 +255,7 @@ def long_string_problems(phoebus, key, widgets, managers):
 
 @pytest.mark.parametrize("key", list(SCREENS))
 def test_screen(phoebus, managers, key):
-    path, macros, name, state = SCREENS[key]
+    _, _, name, state = SCREENS[key]
     widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
     # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
     # show the instance in the state this screen is about.
