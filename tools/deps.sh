@@ -20,7 +20,11 @@ packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates python3
           python3-pytest python3-venv procps valgrind curl util-linux
           clang libclang-rt-14-dev
-          openjdk-17-jdk-headless maven)
+          # the Phoebus suites (tests/phoebus, tests/alarm): Java, Maven, an X
+          # server without a screen, the pointer, the fonts the screens name, and
+          # what JavaFX's GTK glass loads
+          openjdk-17-jdk-headless maven xvfb x11-utils xdotool fonts-liberation
+          libgtk-3-0 libxtst6 libgl1)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"
