@@ -1,0 +1,20 @@
+{{/* The labels ec and iocmgr select and show, on the StatefulSet and its pods. */}}
+{{- define "ioc-instance.labels" -}}
+app: {{ .Release.Name | quote }}
+ioc: "true"
+location: {{ .Values.global.location | quote }}
+domain: {{ .Values.global.domain | quote }}
+enabled: {{ include "ioc-instance.enabled" . | quote }}
+{{- with .Values.description }}
+description: {{ . | quote }}
+{{- end }}
+{{- with .Values.global.commitHash }}
+commitHash: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* global.enabled as "true"/"false": a Helm parameter arrives as a bool or,
+     forced to a string, as "False"; sprig's default would turn false into true. */}}
+{{- define "ioc-instance.enabled" -}}
+{{- if eq (lower (toString .Values.global.enabled)) "false" }}false{{ else }}true{{ end }}
+{{- end }}
