@@ -30,25 +30,31 @@ t0=$SECONDS
 argocd_say "building argo-cd $ARGOCD_VERSION application-controller + repo-server (go build -p $jobs, $GOTOOLCHAIN)"
 tmp=$(mktemp -d "$ARGOCD_BIN/.tmp.XXXXXX")
 # The application controller serves its metrics on 0.0.0.0 with no flag to change
-# it (controller/appcontroller.go); the bed listens on loopback only, so that one
-# literal is changed at build time through a go build overlay of the module's own
-# file (nothing of argo-cd is kept in this repository).
+# it (controller/appcontroller.go); the bed listens on loopback only. So the build
+# uses a copy of the module from Go's module cache, in our cache, with that one
+# literal changed, through a replace in a go.mod made here (-modfile); nothing of
+# argo-cd is kept in this repository. (A go build -overlay cannot replace files
+# of the module cache.)
 moddir=$(argocd_moddir) || argocd_die "go list cannot find github.com/argoproj/argo-cd/v3 (module download failed?)"
-orig=$moddir/controller/appcontroller.go
-[ "$(grep -c '"0.0.0.0:%d", metricsPort' "$orig")" = 1 ] ||
-  argocd_die "$orig no longer binds its metrics to \"0.0.0.0:%d\" in one place: check the overlay in $0"
-sed 's/"0.0.0.0:%d", metricsPort/"127.0.0.1:%d", metricsPort/' "$orig" > "$tmp/appcontroller.go"
-printf '{"Replace": {"%s": "%s"}}\n' "$orig" "$tmp/appcontroller.go" > "$tmp/overlay.json"
+src=$ARGOCD_BIN/../src
+rm -rf "$src"
+cp -r "$moddir" "$src"
+chmod -R u+w "$src"
+[ "$(grep -c '"0.0.0.0:%d", metricsPort' "$src/controller/appcontroller.go")" = 1 ] ||
+  argocd_die "$moddir/controller/appcontroller.go no longer binds its metrics to \"0.0.0.0:%d\" in one place: check $0"
+sed -i 's/"0.0.0.0:%d", metricsPort/"127.0.0.1:%d", metricsPort/' "$src/controller/appcontroller.go"
+cp "$ARGOCD_SRC/gomod/go.sum" "$tmp/go.sum"
+{ cat "$ARGOCD_SRC/gomod/go.mod"; echo "replace github.com/argoproj/argo-cd/v3 => $src"; } > "$tmp/go.mod"
 # Argo CD reports its version from these variables (its Makefile sets them too)
 ld="-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}"
 ld+=" -X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean"
-if ! (cd "$ARGOCD_SRC/gomod" && CGO_ENABLED=0 go build -p "$jobs" -trimpath -buildvcs=false -overlay "$tmp/overlay.json" \
+if ! (cd "$ARGOCD_SRC/gomod" && CGO_ENABLED=0 go build -p "$jobs" -trimpath -buildvcs=false -modfile "$tmp/go.mod" \
         -ldflags "$ld" -o "$tmp/argocd-bed" . >&2); then
-  rm -rf "$tmp"
+  rm -rf "$tmp" "$src"
   argocd_die "go build of argo-cd $ARGOCD_VERSION failed (see the go command's message above)"
 fi
 mv -f "$tmp/argocd-bed" "$ARGOCD_BIN/argocd-bed"
-rm -rf "$tmp"
+rm -rf "$tmp" "$src"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-application-controller"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-repo-server"
 got=$("$ARGOCD_BIN/argocd-repo-server" version 2>&1 | head -1) || true

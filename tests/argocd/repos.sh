@@ -5,7 +5,7 @@
 #                   one commit per release, tagged 2024.4.1 and 2024.5.1 (the images'
 #                   tags follow the git tag: a REVISION change rolls the image)
 #   deployment.git  apps/: the root app-of-apps chart, values.yaml listing every service
-#                   at targetRevision 2024.4.1
+#                   at targetRevision 2024.4.1; plain/: a root without Helm (tests)
 # Usage: repos.sh DIR NAMESPACE   (DIR/services.git, DIR/deployment.git; replaced)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -73,6 +73,28 @@ sed 's/^name: beamline-apps/name: bl46p/' "$ARGOCD_SRC/charts/beamline-apps/Char
       "$name" "$enabled" "$first" "$desc"
   done
 } > "$w/apps/values.yaml"
+# plain/: a root of plain manifests (no Helm) with one child, for the refusal test
+# "root without a Helm source" (test_argocd_refusals.py creates the root that reads it)
+mkdir -p "$w/plain"
+cat > "$w/plain/bl46p-plain-01.yaml" <<Y
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: bl46p-plain-01
+  namespace: $ns
+spec:
+  project: bl46p
+  source:
+    repoURL: file://$dir/services.git
+    targetRevision: "$first"
+    path: services/${services[0]%% *}
+    helm:
+      parameters:
+      - {name: global.enabled, value: "true"}
+  destination: {name: in-cluster, namespace: $ns}
+  syncPolicy:
+    automated: {prune: true, selfHeal: true}
+Y
 g "$w" add -A
 g "$w" commit -q -m "bl46p deployment"
 git clone -q --bare "$w" "$dir/deployment.git"

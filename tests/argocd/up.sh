@@ -58,11 +58,12 @@ kc wait --for condition=established --timeout=60s crd/applications.argoproj.io c
 sed -e "s|@NS@|$ARGOCD_NS|g" -e "s|@ROOT@|$ARGOCD_ROOT|g" -e "s|@DEPLOYMENT@|file://$BED/git/deployment.git|g" \
     -e "s|@SECRETKEY@|$(openssl rand -hex 24)|g" "$ARGOCD_SRC/objects.yaml" | kc apply -f - >/dev/null ||
   argocd_die "kubectl apply of objects.yaml failed"
+# iocmgr's least-privilege identity (ServiceAccount, Role, RoleBinding) in this namespace too
+sed "s/bl46p-iocs/$ARGOCD_NS/g" "$ARGOCD_TOP/tests/cluster/demo/01-rbac.yaml" | kc apply -f - >/dev/null ||
+  argocd_die "kubectl apply of tests/cluster/demo/01-rbac.yaml in $ARGOCD_NS failed"
 
 # ---------------------------------------------------------------- processes
-export ARGOCD_FAKE_IN_CLUSTER=true ARGOCD_GPG_ENABLED=false
-export ARGOCD_ASK_PASS_SOCK=$BED/askpass.sock TMPDIR=$BED/tmp HOME=$BED/home
-export PATH=$BED/path:$PATH
+bed_env
 bed_proc proc_start redis-server --bind 127.0.0.1 --port "$IOCMGR_ARGOCD_REDIS_PORT" --save "" \
   --appendonly no --dir "$BED/redis" --protected-mode yes
 redis=127.0.0.1:$IOCMGR_ARGOCD_REDIS_PORT

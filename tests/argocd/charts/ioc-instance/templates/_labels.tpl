@@ -1,9 +1,14 @@
-{{/* The labels ec and iocmgr select and show, on the StatefulSet and its pods. */}}
-{{- define "ioc-instance.labels" -}}
+{{/* Labels of the pods (and of the StatefulSet): as ioc-instance sets them. */}}
+{{- define "ioc-instance.podLabels" -}}
 app: {{ .Release.Name | quote }}
 ioc: "true"
 location: {{ .Values.global.location | quote }}
 domain: {{ .Values.global.domain | quote }}
+{{- end }}
+
+{{/* The StatefulSet's: what ec and iocmgr select and show. */}}
+{{- define "ioc-instance.labels" -}}
+{{ include "ioc-instance.podLabels" . }}
 enabled: {{ include "ioc-instance.enabled" . | quote }}
 {{- with .Values.description }}
 description: {{ . | quote }}
