@@ -75,7 +75,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(31);
+    testPlan(44);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -151,6 +151,30 @@ MAIN(testIocmgrIoc)
 
     getLongString("TST:API_URL", msg, sizeof msg);
     testOk(strcmp(msg, "https://127.0.0.1:1") == 0, "API_URL: %s", msg);
+
+    /* Argo CD records: n/a and empty for an instance no Application manages
+     * (here: none known while disconnected), never UDF; REVISION_SP is a
+     * command like the others. */
+    testdbGetFieldEqual(INST "ARGO_APP", DBR_STRING, "");
+    testdbGetFieldEqual(INST "SYNC", DBR_STRING, "n/a");
+    testdbGetFieldEqual(INST "HEALTH", DBR_STRING, "n/a");
+    testdbGetFieldEqual(INST "OVERRIDE", DBR_LONG, 0);
+    testdbGetFieldEqual(INST "SYNC.SEVR", DBR_LONG, INVALID_ALARM);
+    testdbGetFieldEqual("TST:ARGO_APP", DBR_STRING, "");
+    testdbGetFieldEqual("TST:SYNC", DBR_STRING, "n/a");
+    testdbGetFieldEqual("TST:HEALTH", DBR_STRING, "n/a");
+    testdbPutFieldOk(INST "REVISION_SP", DBR_STRING, "2024.5.1");
+    epicsThreadSleep(0.2);
+    testSyncCallback();
+    getLongString(INST "CMD_MSG", msg, sizeof msg);
+    testOk(strstr(msg, "REVISION_SP refused: the manager is read-only") != NULL, "CMD_MSG: %s", msg);
+    iocmgrSetReadOnly(0);
+    testdbPutFieldOk(INST "REVISION_SP", DBR_STRING, "2024.5.1");
+    epicsThreadSleep(0.2);
+    testSyncCallback();
+    getLongString(INST "CMD_MSG", msg, sizeof msg);
+    testOk(strstr(msg, "REVISION_SP refused: Kubernetes API unreachable") != NULL, "CMD_MSG: %s", msg);
+    testdbGetFieldEqual(INST "REVISION_SP.SEVR", DBR_LONG, MAJOR_ALARM);
 
     testIocShutdownOk();
     testdbCleanup();

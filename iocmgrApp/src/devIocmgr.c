@@ -41,9 +41,11 @@ typedef enum {
     F_IMAGE, F_IMAGE_SP, F_VERSION, F_DESC, F_RESTARTS, F_LAST_EXIT,
     F_LAST_REASON, F_STARTED, F_UPTIME, F_POD, F_NODE, F_IP, F_MESSAGE,
     F_LOG, F_LOG_PREV, F_LOG_FETCH, F_LOG_PREV_FETCH, F_BUSY, F_CMD_STAT, F_CMD_MSG,
+    F_ARGO_APP, F_SYNC, F_HEALTH, F_REVISION, F_REVISION_SP, F_OVERRIDE, F_SYNC_MSG,
     /* manager-wide */
     F_CONNECTED, F_NAMESPACE, F_API_URL, F_LAST_ERROR, F_COUNT, F_RUNNING_COUNT,
-    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_REBOOT, F_READONLY, F_MGR_VERSION
+    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_REBOOT, F_READONLY, F_MGR_VERSION,
+    F_ROOT_APP, F_ROOT_SYNC, F_ROOT_HEALTH
 } fieldId;
 
 typedef struct fieldDef {
@@ -67,12 +69,18 @@ static const fieldDef fields[] = {
     {"LOG_PREV", F_LOG_PREV, 0, "waveform"}, {"LOG_FETCH", F_LOG_FETCH, 0, "bo"},
     {"LOG_PREV_FETCH", F_LOG_PREV_FETCH, 0, "bo"}, {"BUSY", F_BUSY, 0, "bi"},
     {"CMD_STAT", F_CMD_STAT, 0, "mbbi"}, {"CMD_MSG", F_CMD_MSG, 0, "lsi"},
+    {"ARGO_APP", F_ARGO_APP, 0, "stringin"}, {"SYNC", F_SYNC, 0, "mbbi"},
+    {"HEALTH", F_HEALTH, 0, "mbbi"}, {"REVISION", F_REVISION, 0, "stringin"},
+    {"REVISION_SP", F_REVISION_SP, 0, "lso"}, {"OVERRIDE", F_OVERRIDE, 0, "bi"},
+    {"SYNC_MSG", F_SYNC_MSG, 0, "lsi"},
     {"CONNECTED", F_CONNECTED, 1, "bi"}, {"NAMESPACE", F_NAMESPACE, 1, "stringin"},
     {"API_URL", F_API_URL, 1, "lsi"}, {"LAST_ERROR", F_LAST_ERROR, 1, "lsi"},
     {"COUNT", F_COUNT, 1, "longin"}, {"RUNNING_COUNT", F_RUNNING_COUNT, 1, "longin"},
     {"FAULT_COUNT", F_FAULT_COUNT, 1, "longin"}, {"NAMES", F_NAMES, 1, "waveform"},
     {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"REBOOT", F_REBOOT, 1, "bo"},
     {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
+    {"ARGO_APP", F_ROOT_APP, 1, "stringin"}, {"SYNC", F_ROOT_SYNC, 1, "mbbi"},
+    {"HEALTH", F_ROOT_HEALTH, 1, "mbbi"},
 };
 
 typedef struct devPvt {
@@ -183,6 +191,7 @@ static long readBi(biRecord *prec)
         case F_RUNNING: prec->val = s.view.running; break;
         case F_READY: prec->val = s.view.ready; break;
         case F_ENABLED: prec->val = s.view.enabled; break;
+        case F_OVERRIDE: prec->val = s.view.override; break;
         default: prec->val = s.busy; break;
         }
     } else {
@@ -203,8 +212,19 @@ static long readMbbi(mbbiRecord *prec)
     devPvt *d = prec->dpvt;
     snapshot s;
     if (!d) return S_dev_NoInit;
+    if (!d->inst) {
+        iocmgrSummary m;
+        readSummary((dbCommon *)prec, d, &m);
+        prec->val = (epicsEnum16)(d->field == F_ROOT_SYNC ? m.argoSync : m.argoHealth);
+        if (!m.connected) recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
+        prec->udf = 0;
+        return 2;
+    }
     readInstance((dbCommon *)prec, d, &s);
-    if (d->field == F_STATUS) {
+    if (d->field == F_SYNC || d->field == F_HEALTH) {
+        /* the states' own severities (template) say OutOfSync, Degraded */
+        prec->val = (epicsEnum16)(d->field == F_SYNC ? s.view.sync : s.view.health);
+    } else if (d->field == F_STATUS) {
         prec->val = (epicsEnum16)s.view.status;
         if (s.view.severity != IOCMGR_SEV_NONE)
             recGblSetSevr(prec, s.connected ? STATE_ALARM : COMM_ALARM, (epicsEnum16)s.view.severity);
@@ -265,6 +285,8 @@ static long readStringin(stringinRecord *prec)
         case F_STARTED: v = s.view.started; break;
         case F_POD: v = s.view.pod; break;
         case F_NODE: v = s.view.node; break;
+        case F_ARGO_APP: v = s.view.argoApp; break;
+        case F_REVISION: v = s.view.revision; break;
         default: v = s.view.ip; break;
         }
         snprintf(prec->val, sizeof prec->val, "%s", v);
@@ -273,7 +295,7 @@ static long readStringin(stringinRecord *prec)
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
-        snprintf(prec->val, sizeof prec->val, "%s", s.namespace_);
+        snprintf(prec->val, sizeof prec->val, "%s", d->field == F_ROOT_APP ? s.argoRoot : s.namespace_);
     }
     prec->udf = 0;
     return 0;
@@ -297,7 +319,8 @@ static long readLsi(lsiRecord *prec)
         snapshot s;
         readInstance((dbCommon *)prec, d, &s);
         setLsi(prec, d->field == F_IMAGE ? s.view.image
-                   : d->field == F_MESSAGE ? s.view.message : s.cmdMsg);
+                   : d->field == F_MESSAGE ? s.view.message
+                   : d->field == F_SYNC_MSG ? s.view.syncMsg : s.cmdMsg);
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
@@ -436,7 +459,8 @@ static long writeLso(lsoRecord *prec)
         if (!d->ok) recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
         return 0;
     }
-    if (iocmgrCommand(d->inst, IOCMGR_CMD_SET_IMAGE, prec->val, iocmgrCurrentWriter(),
+    if (iocmgrCommand(d->inst, d->field == F_REVISION_SP ? IOCMGR_CMD_SET_REVISION : IOCMGR_CMD_SET_IMAGE,
+                      prec->val, iocmgrCurrentWriter(),
                       cmdDone, prec, msg, sizeof msg) != 0) {
         recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
         return 0;

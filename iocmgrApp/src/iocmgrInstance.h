@@ -48,6 +48,13 @@ typedef struct iocmgrView {
     char pod[40], node[40], ip[40];
     char podUid[64];
     char message[512];
+    /* Argo CD (iocmgrArgo.h); argo 0: no Application manages the instance */
+    int argo;
+    int sync, health;                 /* SYNC and HEALTH mbbi state order */
+    int override;                     /* a parameter on the root overrides git */
+    char argoApp[40];                 /* "ns/name" of the child Application */
+    char revision[40];                /* the child's targetRevision */
+    char syncMsg[512];
 } iocmgrView;
 
 extern const char *const iocmgrStatusNames[];

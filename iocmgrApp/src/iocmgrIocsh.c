@@ -44,6 +44,13 @@ static const iocshArg *const watchTimeoutArgs[] = {&argWatchTimeout};
 static const iocshFuncDef watchTimeoutDef = {"iocmgrWatchTimeout", 1, watchTimeoutArgs};
 static void watchTimeoutCall(const iocshArgBuf *a) { iocmgrSetWatchTimeout(a[0].dval); }
 
+static const iocshArg argAppNs = {"Argo CD Applications' namespace (\"\": EC_TARGET's <ns>/<root>, else the instances'; \"none\": no Argo CD)", iocshArgString};
+static const iocshArg argRoot = {"root Application (\"\": EC_TARGET's, else each child's tracking-id)", iocshArgString};
+static const iocshArg argLabel = {"instance label of label tracking (\"\": app.kubernetes.io/instance; \"-\": none)", iocshArgString};
+static const iocshArg *const argoArgs[] = {&argAppNs, &argRoot, &argLabel};
+static const iocshFuncDef argoDef = {"iocmgrArgoCD", 3, argoArgs};
+static void argoCall(const iocshArgBuf *a) { iocmgrSetArgoCD(a[0].sval, a[1].sval, a[2].sval); }
+
 static const iocshArg argPrefix = {"PV prefix $(P)", iocshArgString};
 static const iocshArg argTemplate = {"instance template", iocshArgString};
 static const iocshArg argMacros = {"extra macros", iocshArgString};
@@ -75,6 +82,7 @@ static void iocmgrRegister(void)
     iocshRegister(&readOnlyDef, readOnlyCall);
     iocshRegister(&graceDef, graceCall);
     iocshRegister(&watchTimeoutDef, watchTimeoutCall);
+    iocshRegister(&argoDef, argoCall);
     iocshRegister(&loadDef, loadCall);
     iocshRegister(&screensDef, screensCall);
     iocshRegister(&alarmDef, alarmCall);

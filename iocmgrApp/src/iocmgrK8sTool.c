@@ -21,10 +21,13 @@ static const char *usage =
     "  restart INSTANCE           delete the instance's pod(s)\n"
     "  set-image INSTANCE IMAGE   roll the instance to IMAGE\n"
     "  logs POD [--tail N] [--previous]\n"
+    "  owner INSTANCE             the Argo CD Applications that own it, and whether a command\n"
+    "                             can go through its root (docs/argocd.md)\n"
     "options:\n"
     "  --kubeconfig FILE|incluster   --context NAME   -n, --namespace NS\n"
     "  --selector 'ioc=true,is_ioc=true' (any term matches)   --container NAME\n"
     "  --timeout SECONDS (sync and command wait, default 20)   -v (repeat for more)\n"
+    "  --app-namespace NS|none  --root APP   Argo CD (default: from EC_TARGET=<ns>/<root>)\n"
     "exit status: 0 success, 1 failure (message on stderr), 2 usage\n";
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -184,6 +187,34 @@ static int cmdGet(k8sClient *c, double timeout)
     return 0;
 }
 
+static int cmdOwner(k8sClient *c, const char *instance, double timeout)
+{
+    k8sArgoOwner o;
+
+    if (!waitSync(timeout)) {
+        fprintf(stderr, "error: not in sync after %.0f s: %s\n", timeout, syncMsg);
+        return 1;
+    }
+    k8sClientArgoOwner(c, instance, &o);
+    if (!o.managed) {
+        printf("%s: no Argo CD Application owns it (Applications watched in \"%s\"): commands scale and patch it\n",
+               instance, k8sClientAppNamespace(c));
+        return 0;
+    }
+    if (o.haveChild)
+        printf("%s: Application %s/%s (service %s, sync %s, health %s, revision %s)\n", instance,
+               o.child.namespace_, o.child.name, o.svc, o.child.syncStatus, o.child.healthStatus,
+               o.child.targetRevision);
+    if (o.haveRoot)
+        printf("  root Application %s/%s (sync %s, health %s, reconciled %s)\n%s", o.root.namespace_, o.root.name,
+               o.root.syncStatus, o.root.healthStatus, o.root.reconciledAt, o.root.params);
+    if (o.problem[0]) {
+        printf("  commands refused: %s\n", o.problem);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longOpts[] = {
@@ -191,10 +222,11 @@ int main(int argc, char **argv)
         { "namespace", required_argument, NULL, 'n' }, { "selector", required_argument, NULL, 's' },
         { "container", required_argument, NULL, 'C' }, { "timeout", required_argument, NULL, 't' },
         { "tail", required_argument, NULL, 'T' }, { "previous", no_argument, NULL, 'p' },
+        { "app-namespace", required_argument, NULL, 'A' }, { "root", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
     k8sClientOptions opt;
-    k8sClientCallbacks cb = { NULL, instanceChanged, podChanged, syncChanged };
+    k8sClientCallbacks cb = { NULL, instanceChanged, podChanged, syncChanged, NULL };
     k8sClient *c = NULL;
     double timeout = 20;
     int tail = 100, previous = 0, ch, rc = 1;
@@ -212,6 +244,8 @@ int main(int argc, char **argv)
         case 't': timeout = atof(optarg); break;
         case 'T': tail = atoi(optarg); break;
         case 'p': previous = 1; break;
+        case 'A': opt.appNamespace = optarg; break;
+        case 'R': opt.rootApp = optarg; break;
         case 'v': k8sDebug++; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -266,6 +300,8 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "get") == 0 && optind == argc) {
         rc = cmdGet(c, timeout);
+    } else if (strcmp(cmd, "owner") == 0 && optind == argc - 1) {
+        rc = cmdOwner(c, argv[optind], timeout);
     } else if (strcmp(cmd, "watch") == 0 && optind >= argc - 1) {
         double seconds = optind < argc ? atof(argv[optind]) : 0;
         double t = 0;

@@ -30,6 +30,7 @@
 #include <epicsExport.h>
 
 #include "k8sClient.h"
+#include "iocmgrArgo.h"
 #include "iocmgrExpected.h"
 #include "iocmgrManager.h"
 
@@ -51,6 +52,7 @@ static struct {
     epicsMutexId lock;
     /* configuration, fixed before iocInit */
     char *kubeconfig, *context, *namespace_, *selector;
+    char *appNamespace, *rootApp, *instanceLabel;
     nameList expected;
     double pendingGrace;
     double watchTimeout;
@@ -68,6 +70,7 @@ static struct {
     int runningCount, faultCount;
     char lastError[512];
     nameList unmanaged;
+    char argoRootName[254];  /* the root named in st.cmd/EC_TARGET, else the first one found */
     /* lifetime */
     epicsThreadId ticker;
     volatile int stopping;
@@ -245,6 +248,17 @@ void iocmgrSetReadOnly(int readOnly)
     requestMgrScan();
 }
 
+int iocmgrSetArgoCD(const char *appNamespace, const char *rootApp, const char *instanceLabel)
+{
+    if (beforeLoad("iocmgrArgoCD")) return -1;
+    free(mgr.appNamespace); free(mgr.rootApp); free(mgr.instanceLabel);
+    mgr.appNamespace = dupOrNull(appNamespace);
+    mgr.rootApp = dupOrNull(rootApp);
+    /* "-" for none: "" already means the default */
+    mgr.instanceLabel = instanceLabel && strcmp(instanceLabel, "-") == 0 ? epicsStrDup("") : dupOrNull(instanceLabel);
+    return 0;
+}
+
 void iocmgrSetPendingGrace(double seconds)
 {
     ensureInit();
@@ -307,6 +321,30 @@ static void countView(iocmgrInst *inst, int sign)
     if (iocmgrIsFault(v)) mgr.faultCount += sign;
 }
 
+/* The manager's ARGO_APP/SYNC/HEALTH: the root named in the configuration,
+ * else the first one an instance led to. */
+static void noteRoot(const k8sApp *root)
+{
+    epicsMutexMustLock(mgr.lock);
+    if (!mgr.argoRootName[0]) snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", root->name);
+    epicsMutexUnlock(mgr.lock);
+}
+
+/* The Application's part of the view (iocmgrArgo.c). The owner is two
+ * Applications big: from the heap, since the ticker's stack is shared with
+ * the pod copies already here. */
+static void deriveArgo(iocmgrInst *inst, iocmgrView *view)
+{
+    k8sArgoOwner *owner;
+    if (!k8sClientAppNamespace(mgr.client)[0]) return;
+    owner = malloc(sizeof *owner);
+    if (!owner) return;
+    k8sClientArgoOwner(mgr.client, inst->name, owner);
+    iocmgrArgoDerive(owner, view);
+    if (owner->haveRoot) noteRoot(&owner->root);
+    free(owner);
+}
+
 /* Re-derive one instance from the cache; called on the network thread or
  * the ticker, never from a record. */
 static void refresh(iocmgrInst *inst)
@@ -327,6 +365,7 @@ static void refresh(iocmgrInst *inst)
     }
     iocmgrDerive(have ? &ki : NULL, pods, npods, event, (long long)time(NULL),
                  mgr.pendingGrace, &view);
+    if (have) deriveArgo(inst, &view);
 
     epicsMutexMustLock(mgr.lock);
     countView(inst, -1);
@@ -363,6 +402,17 @@ static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
                      driverName, ki->name);
     }
     epicsMutexUnlock(mgr.lock);
+    requestMgrScan();
+}
+
+/* A child changes its instance (same name: the service is the release); any
+ * other Application may be a root, whose parameters concern every instance. */
+static void onApp(void *arg, k8sChange change, const k8sApp *app)
+{
+    iocmgrInst *inst = iocmgrFindInstance(app->name);
+    (void)arg; (void)change;
+    if (inst) refresh(inst);
+    else refreshAll();
     requestMgrScan();
 }
 
@@ -437,8 +487,12 @@ static int createClient(void)
     opt.namespace_ = mgr.namespace_;
     opt.labelSelectors = mgr.selector;
     opt.watchTimeoutSeconds = mgr.watchTimeout;
+    opt.appNamespace = mgr.appNamespace;
+    opt.rootApp = mgr.rootApp;
+    opt.instanceLabel = mgr.instanceLabel;
     cb.instanceChanged = onInstance;
     cb.podChanged = onPod;
+    cb.appChanged = onApp;
     cb.syncChanged = onSync;
     k8sSetLogger(k8sLogger);
     /* Level 1 is a failed list or watch and its retry ("...; retry in 4.1 s"):
@@ -452,6 +506,11 @@ static int createClient(void)
     }
     errlogPrintf("%s: Kubernetes API %s, namespace %s\n", driverName,
                  k8sClientServer(mgr.client), k8sClientNamespace(mgr.client));
+    if (k8sClientAppNamespace(mgr.client)[0])
+        errlogPrintf("%s: Argo CD Applications watched in namespace %s%s%s\n", driverName,
+                     k8sClientAppNamespace(mgr.client), k8sClientRootApp(mgr.client)[0] ? ", root " : "",
+                     k8sClientRootApp(mgr.client));
+    snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", k8sClientRootApp(mgr.client));
     return 0;
 }
 
@@ -572,6 +631,25 @@ int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *conn
     return inst->view.running;
 }
 
+/* Under the lock: the root from the cache (a copy under the cache's own lock). */
+static void readRoot(iocmgrSummary *out)
+{
+    k8sApp *root;
+    const char *ns = mgr.client ? k8sClientAppNamespace(mgr.client) : "";
+    if (!ns[0] || !mgr.argoRootName[0]) return;
+    snprintf(out->argoRoot, sizeof out->argoRoot, "%s/%s", ns, mgr.argoRootName);
+    out->argoSync = out->argoHealth = 0;
+    root = malloc(sizeof *root);
+    if (root && k8sClientGetApp(mgr.client, ns, mgr.argoRootName, root) == 0) {
+        out->argoSync = iocmgrArgoSyncOf(root->syncStatus);
+        out->argoHealth = iocmgrArgoHealthOf(root->healthStatus);
+    } else {
+        out->argoSync = IOCMGR_SYNC_UNKNOWN;
+        out->argoHealth = IOCMGR_HEALTH_MISSING;
+    }
+    free(root);
+}
+
 void iocmgrReadSummary(iocmgrSummary *out)
 {
     memset(out, 0, sizeof *out);
@@ -585,6 +663,7 @@ void iocmgrReadSummary(iocmgrSummary *out)
         snprintf(out->apiUrl, sizeof out->apiUrl, "%s", k8sClientServer(mgr.client));
     }
     snprintf(out->lastError, sizeof out->lastError, "%s", mgr.lastError);
+    readRoot(out);
 }
 
 size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged)
@@ -601,6 +680,7 @@ size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged)
 typedef struct cmdCtx {
     iocmgrInst *inst;
     iocmgrCmdKind kind;
+    int viaRoot;          /* a parameter on the root Application, not the instance itself */
     char who[128];
     char image[512];
     iocmgrCmdDone done;
@@ -616,6 +696,7 @@ static const char *cmdName(iocmgrCmdKind kind)
     case IOCMGR_CMD_SET_IMAGE: return "IMAGE_SP";
     case IOCMGR_CMD_LOG: return "LOG_FETCH";
     case IOCMGR_CMD_LOG_PREV: return "LOG_PREV_FETCH";
+    case IOCMGR_CMD_SET_REVISION: return "REVISION_SP";
     }
     return "?";
 }
@@ -649,7 +730,14 @@ static void cmdFinished(void *arg, const k8sResult *res)
     iocmgrInst *inst = ctx->inst;
     char msg[1100];
 
-    if (!res->ok) {
+    if (!res->ok && ctx->viaRoot) {
+        /* k8sArgoOps' words already name the parameter, the root and the HTTP status */
+        snprintf(msg, sizeof msg, "%s %s: %s", cmdName(ctx->kind),
+                 res->maybeSent ? "outcome unknown, check OVERRIDE before repeating" : "failed", res->message);
+    } else if (ctx->viaRoot) {
+        snprintf(msg, sizeof msg, "%s requested: %s", ctx->kind == IOCMGR_CMD_START ? "start"
+                 : ctx->kind == IOCMGR_CMD_STOP ? "stop" : "revision", res->message);
+    } else if (!res->ok) {
         if (res->httpStatus)
             snprintf(msg, sizeof msg, "%s failed: HTTP %ld: %s", cmdName(ctx->kind), res->httpStatus, res->message);
         else if (res->maybeSent)
@@ -664,6 +752,7 @@ static void cmdFinished(void *arg, const k8sResult *res)
         case IOCMGR_CMD_STOP: snprintf(msg, sizeof msg, "stop requested: scaled to 0 replicas"); break;
         case IOCMGR_CMD_RESTART: snprintf(msg, sizeof msg, "restart requested: pod deleted, it is recreated"); break;
         case IOCMGR_CMD_SET_IMAGE: snprintf(msg, sizeof msg, "image set to %s: the pod is rolled", ctx->image); break;
+        case IOCMGR_CMD_SET_REVISION: break;   /* always through the root */
         case IOCMGR_CMD_LOG:
         case IOCMGR_CMD_LOG_PREV:
             storeLog(inst, ctx->kind == IOCMGR_CMD_LOG_PREV, res->body ? res->body : "", res->body ? res->bodyLen : 0);
@@ -689,6 +778,34 @@ static int refuse(iocmgrInst *inst, const char *what, const char *who, const cha
     return -1;
 }
 
+/* Which way a command goes on an instance Argo CD may own (iocmgrArgo.c):
+ * the plan, or -1 with msg when it is refused. */
+static int planCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, iocmgrArgoPlan *plan,
+                       char *msg, size_t len)
+{
+    k8sArgoOwner *owner;
+    iocmgrArgoAction action = kind == IOCMGR_CMD_START ? IOCMGR_ARGO_START
+                            : kind == IOCMGR_CMD_STOP ? IOCMGR_ARGO_STOP
+                            : kind == IOCMGR_CMD_SET_IMAGE ? IOCMGR_ARGO_IMAGE : IOCMGR_ARGO_REVISION;
+
+    memset(plan, 0, sizeof *plan);
+    if (kind == IOCMGR_CMD_RESTART || kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV)
+        return 0;     /* deleting a pod or reading a log is the same under Argo CD */
+    owner = malloc(sizeof *owner);
+    if (!owner) {
+        snprintf(msg, len, "%s refused: out of memory", cmdName(kind));
+        return -1;
+    }
+    k8sClientArgoOwner(mgr.client, inst->name, owner);
+    iocmgrArgoPlanCommand(owner, inst->name, action, arg, plan);
+    free(owner);
+    if (plan->path == IOCMGR_PATH_REFUSE) {
+        snprintf(msg, len, "%s", plan->msg);
+        return -1;
+    }
+    return 0;
+}
+
 int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const char *who,
                   iocmgrCmdDone done, void *doneArg, char *msg, size_t len)
 {
@@ -697,6 +814,7 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
     int rc;
     char pod[64], err[512];
     cmdCtx *ctx;
+    iocmgrArgoPlan *plan;
 
     /* Decide and claim the instance in one step, so two writers cannot both
      * pass the busy check. */
@@ -716,7 +834,16 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
     epicsMutexUnlock(mgr.lock);
     if (msg[0]) return refuse(inst, what, who, msg);
 
+    plan = callocMustSucceed(1, sizeof *plan, "iocmgr command plan");
+    if (planCommand(inst, kind, arg, plan, msg, len) != 0) {
+        free(plan);
+        epicsMutexMustLock(mgr.lock);
+        inst->busy = 0;
+        epicsMutexUnlock(mgr.lock);
+        return refuse(inst, what, who, msg);
+    }
     ctx = callocMustSucceed(1, sizeof *ctx, "iocmgr command");
+    ctx->viaRoot = plan->path == IOCMGR_PATH_ROOT_PARAM;
     ctx->inst = inst;
     ctx->kind = kind;
     ctx->done = done;
@@ -726,19 +853,26 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
 
     /* Feedback first: once queued, the answer may arrive before we return. */
     snprintf(msg, len, "%s sent by %s", what, who);
-    errlogPrintf("%s: %s %s%s%s requested by %s\n", driverName, what, inst->name,
-                 kind == IOCMGR_CMD_SET_IMAGE ? " to " : "", kind == IOCMGR_CMD_SET_IMAGE ? ctx->image : "", who);
+    errlogPrintf("%s: %s %s%s%s%s%s requested by %s\n", driverName, what, inst->name,
+                 kind == IOCMGR_CMD_SET_IMAGE || kind == IOCMGR_CMD_SET_REVISION ? " to " : "",
+                 kind == IOCMGR_CMD_SET_IMAGE || kind == IOCMGR_CMD_SET_REVISION ? ctx->image : "",
+                 ctx->viaRoot ? " through Application parameter " : "", ctx->viaRoot ? plan->param : "", who);
     setFeedback(inst, 1, IOCMGR_CMDSTAT_IDLE, msg);
 
     err[0] = '\0';
-    switch (kind) {
+    if (ctx->viaRoot)
+        rc = k8sClientSetAppParam(mgr.client, plan->app, plan->param, plan->value, plan->forceString,
+                                  cmdFinished, ctx, err, sizeof err);
+    else switch (kind) {
     case IOCMGR_CMD_START: rc = k8sClientScale(mgr.client, inst->name, 1, cmdFinished, ctx, err, sizeof err); break;
     case IOCMGR_CMD_STOP: rc = k8sClientScale(mgr.client, inst->name, 0, cmdFinished, ctx, err, sizeof err); break;
     case IOCMGR_CMD_RESTART: rc = k8sClientRestart(mgr.client, inst->name, cmdFinished, ctx, err, sizeof err); break;
     case IOCMGR_CMD_SET_IMAGE: rc = k8sClientSetImage(mgr.client, inst->name, ctx->image, cmdFinished, ctx, err, sizeof err); break;
     case IOCMGR_CMD_LOG: rc = k8sClientGetLog(mgr.client, pod, 500, 0, cmdFinished, ctx, err, sizeof err); break;
-    default: rc = k8sClientGetLog(mgr.client, pod, 500, 1, cmdFinished, ctx, err, sizeof err); break;
+    case IOCMGR_CMD_LOG_PREV: rc = k8sClientGetLog(mgr.client, pod, 500, 1, cmdFinished, ctx, err, sizeof err); break;
+    default: rc = -1; snprintf(err, sizeof err, "not an Argo CD-managed instance"); break;
     }
+    free(plan);
     if (rc != 0) {   /* not queued: the callback will not come */
         free(ctx);
         snprintf(msg, len, "%s refused: %s", what, err);

@@ -20,7 +20,8 @@ enum { IOCMGR_CMDSTAT_IDLE = 0, IOCMGR_CMDSTAT_OK, IOCMGR_CMDSTAT_ERROR };
 
 typedef enum {
     IOCMGR_CMD_START, IOCMGR_CMD_STOP, IOCMGR_CMD_RESTART,
-    IOCMGR_CMD_SET_IMAGE, IOCMGR_CMD_LOG, IOCMGR_CMD_LOG_PREV
+    IOCMGR_CMD_SET_IMAGE, IOCMGR_CMD_LOG, IOCMGR_CMD_LOG_PREV,
+    IOCMGR_CMD_SET_REVISION       /* Argo CD: services.<svc>.targetRevision on the root */
 } iocmgrCmdKind;
 
 /* I/O Intr requests of one list, coalesced (iocmgrManager.c, requestScan) */
@@ -52,6 +53,9 @@ typedef struct iocmgrSummary {
     char namespace_[64];
     char apiUrl[256];
     char lastError[512];
+    /* Argo CD: the root Application ("ns/name", "" when none), its SYNC and HEALTH */
+    char argoRoot[128];
+    int argoSync, argoHealth;
 } iocmgrSummary;
 
 /* Configuration, before iocmgrLoadInstances(). NULL or "" means the default. */
@@ -61,6 +65,11 @@ int  iocmgrExpect(const char *name);
 int  iocmgrExpectFile(const char *path);
 void iocmgrSetReadOnly(int readOnly);
 void iocmgrSetPendingGrace(double seconds);
+/* Argo CD: the namespace of the Applications ("none": watch none), the root
+ * Application, the instance label of label tracking ("" none); NULL or ""
+ * keeps the default (k8sClient.h: EC_TARGET=<ns>/<root>, the instances'
+ * namespace, app.kubernetes.io/instance). */
+int  iocmgrSetArgoCD(const char *appNamespace, const char *rootApp, const char *instanceLabel);
 /* A watch silent this long (no event, no bookmark) counts as broken:
  * CONNECTED 0 and a new watch. Default 120 s; the apiserver sends a
  * bookmark about every minute. */

@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "k8sApply.h"
+#include "k8sArgo.h"
 #include "k8sObject.h"
 
 int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
                    const char *container, const char *selectors, char *err, size_t errlen)
 {
     char key[400];
-    union { k8sInstance inst; k8sPod pod; k8sEvent ev; } u;
+    union { k8sInstance inst; k8sPod pod; k8sEvent ev; k8sApp app; } u;
     const char *ns, *name, *uid, *rv;
     int keep = !deleted;
 
@@ -27,6 +28,11 @@ int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
             return -1;
         keep = keep && u.pod.ownerName[0];
         ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
+        break;
+    case K8S_KIND_APPLICATION:
+        if (k8sAppFromJson(obj, &u.app, err, errlen))
+            return -1;
+        ns = u.app.namespace_; name = u.app.name; uid = u.app.uid; rv = u.app.resourceVersion;
         break;
     default:
         if (k8sEventFromJson(obj, &u.ev, err, errlen))

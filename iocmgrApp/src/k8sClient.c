@@ -9,13 +9,14 @@
 
 #include "k8sClient.h"
 #include "k8sApply.h"
+#include "k8sArgoOps.h"
 #include "k8sConfig.h"
 #include "k8sNet.h"
 #include "k8sWatch.h"
 
 static const char *driverName = "k8sClient";
 
-enum { W_STS, W_DEPLOY, W_PODS, W_EVENTS, W_COUNT };
+enum { W_STS, W_DEPLOY, W_PODS, W_EVENTS, W_APPS, W_COUNT };
 
 typedef struct stream {
     k8sClient *client;
@@ -33,6 +34,9 @@ struct k8sClient {
     char namespace_[254];
     char selectors[512];
     char container[64];
+    char appNamespace[64];      /* "" : no Applications watched */
+    char rootApp[254];
+    char instanceLabel[128];
     char describe[1024];
     double watchTimeout;
     stream streams[W_COUNT];
@@ -61,6 +65,13 @@ static void podChange(void *arg, k8sChange change, const void *obj)
         c->cb.podChanged(c->cb.arg, change, obj);
 }
 
+static void appChange(void *arg, k8sChange change, const void *obj)
+{
+    k8sClient *c = arg;
+    if (c->cb.appChanged)
+        c->cb.appChanged(c->cb.arg, change, obj);
+}
+
 /* ---------------------------------------------------- watch handlers */
 
 static void hListBegin(void *arg)
@@ -77,7 +88,7 @@ static void hListEnd(void *arg)
 
 /* stream index -> what it holds */
 static const k8sKind streamKind[W_COUNT] = {
-    K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT
+    K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT, K8S_KIND_APPLICATION
 };
 
 static void hObject(void *arg, const cJSON *obj, int deleted)
@@ -163,6 +174,33 @@ static const char *envOr(const char *name)
 static const char *podOwner(const void *obj) { return ((const k8sPod *)obj)->ownerName; }
 static const char *eventObject(const void *obj) { return ((const k8sEvent *)obj)->involvedName; }
 
+/* Where the Applications are and which is the root: options, else ec's
+ * EC_TARGET=<app-namespace>/<root-app>, else the instances' namespace. */
+static int argoOptions(k8sClient *c, const k8sClientOptions *opt, char *err, size_t errlen)
+{
+    const char *target = envOr("EC_TARGET"), *slash = target ? strchr(target, '/') : NULL;
+    char targetNs[64] = "";
+
+    if (slash && (size_t)(slash - target) < sizeof targetNs) {
+        memcpy(targetNs, target, (size_t)(slash - target));
+        targetNs[slash - target] = '\0';
+    }
+    k8sCopyString(c->appNamespace, sizeof c->appNamespace,
+                  opt->appNamespace && *opt->appNamespace ? opt->appNamespace : targetNs[0] ? targetNs : c->namespace_);
+    k8sCopyString(c->rootApp, sizeof c->rootApp, opt->rootApp && *opt->rootApp ? opt->rootApp : slash ? slash + 1 : "");
+    k8sCopyString(c->instanceLabel, sizeof c->instanceLabel,
+                  opt->instanceLabel ? opt->instanceLabel : K8S_ARGO_DEFAULT_INSTANCE_LABEL);
+    if (strcmp(c->appNamespace, "none") == 0) {
+        c->appNamespace[0] = '\0';
+        c->rootApp[0] = '\0';
+    }
+    if ((c->appNamespace[0] && k8sOpsValidName("Application namespace", c->appNamespace, err, errlen)) ||
+        (c->rootApp[0] && k8sOpsValidName("root Application", c->rootApp, err, errlen)))
+        return -1;
+    k8sObjectSetInstanceLabel(c->instanceLabel);
+    return 0;
+}
+
 int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k8sClient **out,
                     char *err, size_t errlen)
 {
@@ -171,7 +209,13 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
     const char *ns;
     char path[600];
     int i;
-    static const char *what[W_COUNT] = { "statefulsets", "deployments", "pods", "events" };
+    static const char *what[W_COUNT] = { "statefulsets", "deployments", "pods", "events", "applications" };
+    static const char *api[W_COUNT] = { "/apis/apps/v1", "/apis/apps/v1", "/api/v1", "/api/v1",
+                                        "/apis/argoproj.io/v1alpha1" };
+    static const size_t objSize[W_COUNT] = { sizeof(k8sInstance), sizeof(k8sInstance), sizeof(k8sPod),
+                                             sizeof(k8sEvent), sizeof(k8sApp) };
+    static const k8sCacheChangeFn changeFn[W_COUNT] = { instanceChange, instanceChange, podChange, NULL,
+                                                        appChange };
 
     *out = NULL;
     if (!opt) {
@@ -194,7 +238,8 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
     ns = opt->namespace_ && *opt->namespace_ ? opt->namespace_ : NULL;
     if (!ns && *k8sConfigNamespace(c->cfg))
         ns = k8sConfigNamespace(c->cfg);
-    if (!ns)
+    /* ec's ARGOCD form "<app-namespace>/<root-app>" names Applications, not the instances' namespace */
+    if (!ns && !strchr(envOr("EC_TARGET") ? envOr("EC_TARGET") : "/", '/'))
         ns = envOr("EC_TARGET");
     if (!ns)
         ns = envOr("EC_K8S_NAMESPACE");
@@ -206,6 +251,10 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
     snprintf(c->selectors, sizeof c->selectors, "%s",
              opt->labelSelectors ? opt->labelSelectors : "ioc=true,is_ioc=true");
     snprintf(c->container, sizeof c->container, "%s", opt->container ? opt->container : "");
+    if (argoOptions(c, opt, err, errlen)) {
+        k8sClientDestroy(c);
+        return -1;
+    }
     c->watchTimeout = opt->watchTimeoutSeconds > 0 ? opt->watchTimeoutSeconds : 300.0;
     snprintf(c->describe, sizeof c->describe, "%s namespace %s (context \"%s\", %s)",
              k8sConfigServer(c->cfg), c->namespace_, k8sConfigContext(c->cfg), k8sConfigAuthKind(c->cfg));
@@ -218,13 +267,12 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
     for (i = 0; i < W_COUNT; i++) {
         stream *s = &c->streams[i];
         k8sWatchHandler h = { s, hListBegin, hObject, hListEnd, hState };
-        size_t objSize = i == W_PODS ? sizeof(k8sPod) : i == W_EVENTS ? sizeof(k8sEvent) : sizeof(k8sInstance);
-        k8sCacheChangeFn fn = i == W_PODS ? podChange : i == W_EVENTS ? NULL : instanceChange;
 
         s->client = c;
         s->index = i;
-        s->optional = i == W_DEPLOY || i == W_EVENTS;
-        s->cache = k8sCacheCreate(objSize, fn, c);
+        /* a Role without Applications, or a cluster without Argo CD's CRD, is a beamline without it */
+        s->optional = i == W_DEPLOY || i == W_EVENTS || i == W_APPS;
+        s->cache = k8sCacheCreate(objSize[i], changeFn[i], c);
         /* an instance's pods and an object's events without visiting them all:
          * every change re-derives its instance, and a relist changes them all */
         if (s->cache && (i == W_PODS || i == W_EVENTS) &&
@@ -237,8 +285,8 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
             k8sClientDestroy(c);
             return -1;
         }
-        snprintf(path, sizeof path, "%s/namespaces/%s/%s",
-                 i == W_STS || i == W_DEPLOY ? "/apis/apps/v1" : "/api/v1", c->namespace_, what[i]);
+        snprintf(path, sizeof path, "%s/namespaces/%s/%s", api[i],
+                 i == W_APPS ? c->appNamespace : c->namespace_, what[i]);
         k8sWatchInit(&s->watch, c->net, what[i], path, i == W_EVENTS ? "fieldSelector=type%3DWarning" : "",
                      c->watchTimeout, &h);
     }
@@ -247,6 +295,8 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
 }
 
 const char *k8sClientNamespace(const k8sClient *c) { return c->namespace_; }
+const char *k8sClientAppNamespace(const k8sClient *c) { return c->appNamespace; }
+const char *k8sClientRootApp(const k8sClient *c) { return c->rootApp; }
 const char *k8sClientServer(const k8sClient *c) { return k8sConfigServer(c->cfg); }
 const char *k8sClientDescribe(const k8sClient *c) { return c->describe; }
 
@@ -260,6 +310,8 @@ static void startStreams(void *arg, int cancelled)
     c->started = 1;
     for (i = 0; i < W_COUNT; i++) {
         stream *s = &c->streams[i];
+        if (i == W_APPS && !c->appNamespace[0])
+            continue;
         if (s->seedRv[0])
             k8sWatchResume(&s->watch, s->seedRv);
         else
@@ -645,6 +697,52 @@ int k8sClientSetImage(k8sClient *c, const char *instance, const char *image, k8s
     const char *container = c->container[0] ? c->container : inst.containerName;
 
     return k8sOpsSetImage(c->net, c->namespace_, kind, instance, container, image, done, arg, err, errlen);
+}
+
+/* ------------------------------------------------------------- Argo CD */
+
+int k8sClientGetApp(k8sClient *c, const char *ns, const char *name, k8sApp *out)
+{
+    char key[400];
+
+    if (!c->appNamespace[0] || strcmp(ns, c->appNamespace) != 0)
+        return -1;
+    k8sCacheKey(key, sizeof key, ns, name);
+    return k8sCacheGet(c->streams[W_APPS].cache, key, out);
+}
+
+static int lookupApp(void *arg, const char *ns, const char *name, k8sApp *out)
+{
+    return k8sClientGetApp(arg, ns, name, out);
+}
+
+void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out)
+{
+    k8sInstance inst;
+    k8sArgoConfig cfg = { c->appNamespace, c->rootApp, c->instanceLabel };
+    stream *apps = &c->streams[W_APPS];
+
+    if (!c->appNamespace[0] || k8sClientGetInstance(c, instance, &inst) != 0) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    k8sArgoResolve(inst.kind, inst.namespace_, inst.name, inst.argoTrackingId, inst.argoInstanceLabel,
+                   &cfg, lookupApp, c, out);
+    if (out->problem[0] && !apps->watch.synced) {
+        size_t n = strlen(out->problem);
+        snprintf(out->problem + n, sizeof out->problem - n, " (Applications: %s)",
+                 apps->watch.message[0] ? apps->watch.message : "not listed yet");
+    }
+}
+
+int k8sClientSetAppParam(k8sClient *c, const char *app, const char *param, const char *value,
+                         int forceString, k8sDoneFn done, void *arg, char *err, size_t errlen)
+{
+    if (!c->appNamespace[0]) {
+        snprintf(err, errlen, "no Application namespace is watched");
+        return -1;
+    }
+    return k8sArgoSetParam(c->net, c->appNamespace, app, param, value, forceString, done, arg, err, errlen);
 }
 
 int k8sClientGetLog(k8sClient *c, const char *pod, int tailLines, int previous, k8sDoneFn done, void *arg,

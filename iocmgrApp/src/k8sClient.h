@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "k8sObject.h"
+#include "k8sArgo.h"
 #include "k8sCache.h"
 #include "k8sOps.h"
 #include "k8sLog.h"
@@ -32,6 +33,12 @@ typedef struct k8sClientOptions {
                                    filter over one list+watch per kind; NOT kubectl's AND) */
     double watchTimeoutSeconds;   /* silent-stream restart; default 300 (bookmarks arrive ~every minute) */
     const char *container;    /* addition: container whose image/status is reported; NULL: the first */
+    /* Argo CD (k8sArgo.h). Applications are listed and watched in appNamespace: NULL takes
+     * it from $EC_TARGET when that has ec's ARGOCD form "<app-namespace>/<root-app>", else
+     * the instances' namespace; "none" watches no Applications. rootApp: the root named
+     * explicitly (NULL: EC_TARGET's). instanceLabel: label tracking (NULL: "app.kubernetes.io/instance",
+     * "" none). */
+    const char *appNamespace, *rootApp, *instanceLabel;
 } k8sClientOptions;
 
 typedef struct k8sClientCallbacks {
@@ -42,6 +49,8 @@ typedef struct k8sClientCallbacks {
     /* connected=1 only when every list+watch stream has listed and is watching (cache
      * consistent); 0 with a message in words otherwise. Fired on each change of either. */
     void (*syncChanged)(void *arg, int connected, const char *message);
+    /* an Argo CD Application of the watched namespace (k8sClientOptions.appNamespace) */
+    void (*appChanged)(void *arg, k8sChange change, const k8sApp *app);
 } k8sClientCallbacks;
 
 /* Loads the configuration; does not start I/O. cb may be NULL. */
@@ -70,6 +79,16 @@ int  k8sClientLatestEvent(k8sClient *c, const char *objectName, char *msg, size_
 /* Addition: connected as last reported by syncChanged, with its message. */
 int  k8sClientConnected(k8sClient *c, char *msg, size_t len);
 
+/* Argo CD. The Application namespace ("" when none is watched) and the root
+ * named explicitly ("" when none). */
+const char *k8sClientAppNamespace(const k8sClient *c);
+const char *k8sClientRootApp(const k8sClient *c);
+/* An Application from the cache: 0 found, -1 not. */
+int  k8sClientGetApp(k8sClient *c, const char *ns, const char *name, k8sApp *out);
+/* Who owns the instance (k8sArgoResolve over the caches); always fills *out.
+ * A problem caused by the Applications watch itself (403, no CRD) says so. */
+void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out);
+
 /* Asynchronous writes: 0 queued (done WILL be called exactly once, on the network
  * thread), -1 not queued (err says why; done not called). */
 int k8sClientScale(k8sClient *c, const char *instance, int replicas, k8sDoneFn done, void *arg,
@@ -78,6 +97,9 @@ int k8sClientRestart(k8sClient *c, const char *instance, k8sDoneFn done, void *a
                      char *err, size_t errlen);
 int k8sClientSetImage(k8sClient *c, const char *instance, const char *image, k8sDoneFn done, void *arg,
                       char *err, size_t errlen);
+/* k8sArgoSetParam on an Application of the watched namespace. */
+int k8sClientSetAppParam(k8sClient *c, const char *app, const char *param, const char *value,
+                         int forceString, k8sDoneFn done, void *arg, char *err, size_t errlen);
 int k8sClientGetLog(k8sClient *c, const char *pod, int tailLines, int previous, k8sDoneFn done, void *arg,
                     char *err, size_t errlen);
 

@@ -144,6 +144,13 @@ static int commonMeta(const cJSON *obj, const cJSON **meta, char *err, size_t er
     return 0;
 }
 
+static char instanceLabel[128];
+
+void k8sObjectSetInstanceLabel(const char *label)
+{
+    k8sCopyString(instanceLabel, sizeof instanceLabel, label);
+}
+
 int k8sInstanceFromJson(const cJSON *obj, const char *kind, const char *container,
                         k8sInstance *out, char *err, size_t errlen)
 {
@@ -189,6 +196,10 @@ int k8sInstanceFromJson(const cJSON *obj, const char *kind, const char *containe
         v = str(labels, "helm.sh/chart");
     k8sCopyString(out->labelVersion, sizeof out->labelVersion, v);
     out->isIocLabel = strIs(str(labels, "ioc"), "true") || strIs(str(labels, "is_ioc"), "true");
+    k8sCopyString(out->argoTrackingId, sizeof out->argoTrackingId,
+                  str(member(meta, "annotations"), "argocd.argoproj.io/tracking-id"));
+    if (instanceLabel[0])
+        k8sCopyString(out->argoInstanceLabel, sizeof out->argoInstanceLabel, str(labels, instanceLabel));
     return 0;
 }
 

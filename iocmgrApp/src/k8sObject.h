@@ -29,6 +29,9 @@ typedef struct k8sInstance {
     /* additions */
     char namespace_[64];
     char containerName[64];           /* name of the container `image` came from (for image patches) */
+    /* Argo CD (k8sArgo.h): who owns it */
+    char argoTrackingId[320];         /* annotation argocd.argoproj.io/tracking-id */
+    char argoInstanceLabel[128];      /* value of the instance label (k8sObjectSetInstanceLabel) */
 } k8sInstance;
 
 typedef struct k8sPod {
@@ -58,6 +61,11 @@ typedef struct k8sEvent {
     char message[512];
     long long timeEpoch;              /* lastTimestamp, else eventTime, else creationTimestamp */
 } k8sEvent;
+
+/* The label Argo CD's label tracking puts on what it deploys, read into
+ * k8sInstance.argoInstanceLabel; NULL or "" reads none (the default). Set
+ * once, before any decoding thread runs. */
+void k8sObjectSetInstanceLabel(const char *label);
 
 /* kind: "StatefulSet" or "Deployment" (list items carry no kind).
  * container: name of the container to report, NULL for the first. */

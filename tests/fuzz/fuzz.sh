@@ -27,6 +27,7 @@ maxlen() {
     watch) echo 32768 ;;
     imageref) echo 1024 ;;
     expected) echo 4096 ;;
+    argo) echo 16384 ;;
     esac
 }
 
@@ -38,6 +39,7 @@ sources() {
                 ../../iocmgrApp/src/k8sCache.c ../../iocmgrApp/src/k8sWatch.c ;;
     imageref) echo ../../iocmgrApp/src/k8sImageRef.c ;;
     expected) echo ../../iocmgrApp/src/iocmgrExpected.c ;;
+    argo) echo ../../iocmgrApp/src/k8sArgo.c ;;
     esac
 }
 

@@ -239,7 +239,7 @@ static int podImage(const char *instance, const char *image)
 
 static int groupSetup(void **state)
 {
-    k8sClientCallbacks cb = { NULL, onInstance, onPod, onSync };
+    k8sClientCallbacks cb = { NULL, onInstance, onPod, onSync, NULL };
     char err[512];
     (void)state;
     clusterDir = getenv("IOCMGR_CLUSTER_DIR");
@@ -343,7 +343,7 @@ static int seedShows(const char *desc)
 
 static void test_boot_list_seeds_the_watch(void **state)
 {
-    k8sClientCallbacks cb = { &seedRec, onSeedInstance, NULL, NULL };
+    k8sClientCallbacks cb = { &seedRec, onSeedInstance, NULL, NULL, NULL };
     k8sInstance *list = NULL, inst;
     size_t n = 0;
     char err[1024];
@@ -519,7 +519,7 @@ static void onLimitedSync(void *arg, int connected, const char *msg)
 static void test_forbidden(void **state)
 {
     char kc[600], err[512];
-    k8sClientCallbacks cb = { NULL, NULL, NULL, onLimitedSync };
+    k8sClientCallbacks cb = { NULL, NULL, NULL, onLimitedSync, NULL };
     k8sClient *c;
     waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
     (void)state;

@@ -1,0 +1,133 @@
+/* fuzz_argo.c - libFuzzer target: Argo CD Applications (k8sArgo.c).
+ *
+ * The input is an Application as the API sends it (a list item or a watch
+ * event's object). It is decoded (k8sAppFromJson), its tracking-id parsed,
+ * the owner of an instance resolved through it, and the Helm parameter
+ * patch built from it. Oracles: a parsed tracking-id puts itself back
+ * together exactly; every kept parameter line is found again by name; a
+ * patch is JSON holding the parameter once, with the value asked for, and
+ * the object's resourceVersion; nothing fails without saying why.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "k8sArgo.h"
+
+static int lookupSelf(void *arg, const char *ns, const char *name, k8sApp *out)
+{
+    const k8sApp *a = arg;
+    if (strcmp(a->namespace_, ns) != 0 || strcmp(a->name, name) != 0)
+        return -1;
+    *out = *a;
+    return 0;
+}
+
+static void checkTrackingId(const char *id)
+{
+    k8sTrackingId t;
+    char err[300], again[1200];
+
+    if (k8sArgoParseTrackingId(id, &t, err, sizeof err) != 0) {
+        if (!err[0])
+            abort();
+        return;
+    }
+    snprintf(again, sizeof again, "%s%s%s:%s/%s:%s/%s", t.appNamespace, t.appNamespace[0] ? "_" : "",
+             t.app, t.group, t.kind, t.namespace_, t.name);
+    if (strcmp(again, id) != 0) {
+        fprintf(stderr, "tracking-id \"%s\" parsed back as \"%s\"\n", id, again);
+        abort();
+    }
+}
+
+static void checkParams(const k8sApp *a)
+{
+    const char *line = a->params;
+    char name[300], value[300];
+
+    while (*line) {
+        const char *end = strchr(line, '\n'), *eq = memchr(line, '=', end ? (size_t)(end - line) : 0);
+        if (!end || !eq || (size_t)(eq - line) >= sizeof name)
+            abort();      /* kept lines are "name=value\n" */
+        memcpy(name, line, (size_t)(eq - line));
+        name[eq - line] = '\0';
+        /* the first line of that name answers */
+        if (k8sAppParam(a, name, value, sizeof value) != 0)
+            abort();
+        line = end + 1;
+    }
+}
+
+static void checkPatch(const cJSON *obj, const k8sApp *a)
+{
+    const char *name = "services.fuzz.enabled";
+    char err[300], *s = k8sArgoParamPatch(obj, name, "false", a->globalEnabled == 1, err, sizeof err);
+    cJSON *patch, *p;
+    int mine = 0;
+
+    if (!s) {
+        if (!err[0])
+            abort();
+        return;
+    }
+    patch = cJSON_Parse(s);
+    if (!patch)
+        abort();
+    if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(patch, "metadata"), "resourceVersion")) ?: "",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion")) ?: "-") != 0)
+        abort();
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(patch, "spec"), "source"),
+                     "helm"), "parameters")) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+        if (n && strcmp(n, name) == 0) {
+            mine++;
+            if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "value")) ?: "", "false") != 0)
+                abort();
+        }
+    }
+    if (mine != 1)
+        abort();
+    cJSON_Delete(patch);
+    free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    cJSON *obj = cJSON_ParseWithLength((const char *)data, size);
+    k8sApp *a = malloc(sizeof *a);
+    k8sArgoOwner *o = malloc(sizeof *o);
+    k8sArgoConfig cfg;
+    char err[300], why[600];
+
+    if (!a || !o)
+        abort();
+    if (k8sAppFromJson(obj, a, err, sizeof err) == 0) {
+        checkTrackingId(a->trackingId);
+        checkParams(a);
+        if (k8sArgoRootUsable(a, why, sizeof why) != 0 && !why[0])
+            abort();
+        /* the Application as its own child and, through its tracking-id, maybe its own root */
+        cfg.appNamespace = a->namespace_;
+        cfg.rootApp = a->name;
+        cfg.instanceLabel = K8S_ARGO_DEFAULT_INSTANCE_LABEL;
+        k8sArgoResolve("StatefulSet", "ns", a->name, a->trackingId, a->name, &cfg, lookupSelf, a, o);
+        if (o->managed && !o->haveChild && !o->problem[0])
+            abort();      /* a tracking-id naming a missing Application says so */
+        if (o->haveChild && !o->haveRoot && !o->problem[0])
+            abort();
+        checkPatch(obj, a);
+    } else if (!err[0]) {
+        abort();
+    }
+    free(o);
+    free(a);
+    cJSON_Delete(obj);
+    return 0;
+}
