@@ -129,8 +129,8 @@ def test_forbidden_application_patch_reaches_cmd_msg(bed, extras, tmp_path):
     with run_ioc(tmp_path, env, prefix="TST-ARGO-03:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         ioc.ca.wait_value(ioc.pv("ARGO_APP", name), f"{bed.ns}/{name}", timeout=30)
-        msg = refused(ioc, name, "403")
-        assert "forbidden" in msg.lower() and "iocmgr-noargo" in msg, msg
+        msg = refused(ioc, name, "forbidden")
+        assert "patch" in msg and "iocmgr-noargo" in msg, msg
     assert not bed.root_params()
     assert bed.pods(name)
 
