@@ -170,7 +170,183 @@ static void crash_loop_is_major_with_reason(void **state)
     assert_int_equal(v.restarts, 4);
     assert_int_equal(v.lastExit, 1);
     assert_string_equal(v.lastReason, "Error");
-    assert_non_null(strstr(v.message, "last exit code 1 (Error)"));
+    assert_string_equal(v.message, "restarting: 4 restarts, last exit 1 (Error); "
+                        "CrashLoopBackOff: back-off 40s restarting failed container");
+}
+
+/* ---- a crash loop held across its cycles (iocmgrHoldCrashLoop) ---------- */
+
+#define SETTLE 30.0
+
+/* What the manager does on every change: derive the moment, then hold. */
+static void step(iocmgrView *v, const k8sInstance *i, const k8sPod *p, long long now)
+{
+    iocmgrView next;
+    iocmgrDerive(i, p, p ? 1 : 0, NULL, now, GRACE, &next);
+    iocmgrHoldCrashLoop(v, now, SETTLE, &next);
+    *v = next;
+}
+
+/* The container as the kubelet reports it in each phase of a cycle. */
+static k8sPod crashed(int restarts)
+{
+    k8sPod p = pod("Running", 0);
+    strcpy(p.waitingReason, "CrashLoopBackOff");
+    strcpy(p.waitingMessage, "back-off 10s restarting failed container");
+    strcpy(p.lastReason, "Error");
+    p.lastExitCode = 1;
+    p.restartCount = restarts;
+    return p;
+}
+
+static k8sPod runningAgain(int restarts, int ready)
+{
+    k8sPod p = crashed(restarts);
+    p.waitingReason[0] = p.waitingMessage[0] = '\0';
+    p.ready = ready;
+    return p;
+}
+
+/* A fresh instance seen first in CrashLoopBackOff at `at`. */
+static k8sPod crashLoopSeen(iocmgrView *v, const k8sInstance *i, int restarts, long long at)
+{
+    k8sPod p = crashed(restarts);
+    memset(v, 0, sizeof *v);
+    step(v, i, &p, at);
+    return p;
+}
+
+static void assert_held(const iocmgrView *v, long long since)
+{
+    assert_int_equal(v->status, IOCMGR_CRASHLOOP);
+    assert_int_equal(v->severity, IOCMGR_SEV_MAJOR);
+    assert_int_equal(v->crashSince, since);
+}
+
+static void crash_loop_stays_major_across_three_cycles(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Running", 0);
+    iocmgrView v;
+    long long t = NOW;
+    int cycle;
+    (void)state;
+    memset(&v, 0, sizeof v);              /* as the manager's table starts */
+    iocmgrDeriveDisconnected(&v, "not yet connected");
+    step(&v, &i, &p, t);                  /* first boot, before any crash */
+    assert_int_equal(v.status, IOCMGR_STARTING);
+    for (cycle = 1; cycle <= 3; cycle++) {
+        p = crashed(cycle);
+        step(&v, &i, &p, t += 5);
+        assert_held(&v, NOW + 5);
+        p = runningAgain(cycle, 0);       /* back-off over, running, not Ready */
+        step(&v, &i, &p, t += 10);
+        assert_held(&v, NOW + 5);
+        assert_int_equal(v.pendingSince, 0);
+        p = runningAgain(cycle, 1);       /* Ready for a moment before the next crash */
+        step(&v, &i, &p, t += 2);
+        assert_held(&v, NOW + 5);
+        assert_int_equal(v.readySince, t);
+    }
+    assert_string_equal(v.message, "restarting: 3 restarts, last exit 1 (Error); "
+                        "Ready again, clears after 30 s Ready");
+    p = crashed(4);
+    step(&v, &i, &p, t += 3);
+    assert_held(&v, NOW + 5);
+    assert_int_equal(v.readySince, 0);
+    assert_non_null(strstr(v.message, "restarting: 4 restarts, last exit 1 (Error)"));
+}
+
+static void crash_loop_clears_once_ready_for_the_settle_time(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p;
+    iocmgrView v;
+    (void)state;
+    p = crashLoopSeen(&v, &i, 7, NOW);
+    p = runningAgain(7, 1);
+    step(&v, &i, &p, NOW + 10);
+    assert_held(&v, NOW);
+    /* nothing changes in the cluster: only the ticker re-derives */
+    assert_false(iocmgrCrashSettled(&v, NOW + 39, SETTLE));
+    step(&v, &i, &p, NOW + 39);
+    assert_held(&v, NOW);
+    assert_true(iocmgrCrashSettled(&v, NOW + 40, SETTLE));
+    step(&v, &i, &p, NOW + 40);
+    assert_int_equal(v.status, IOCMGR_RUNNING);
+    assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+    assert_int_equal(v.crashSince, 0);
+    assert_false(iocmgrCrashSettled(&v, NOW + 41, SETTLE));
+    /* a crash after that is a new alarm, with its own time */
+    p = crashed(8);
+    step(&v, &i, &p, NOW + 100);
+    assert_held(&v, NOW + 100);
+}
+
+static void crash_loop_settle_time_restarts_with_a_new_container(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p;
+    iocmgrView v;
+    (void)state;
+    p = crashLoopSeen(&v, &i, 2, NOW);
+    p = runningAgain(2, 1);
+    step(&v, &i, &p, NOW + 10);
+    assert_int_equal(v.readySince, NOW + 10);
+    /* the count moved with no not-Ready update seen in between */
+    p = runningAgain(3, 1);
+    step(&v, &i, &p, NOW + 35);
+    assert_held(&v, NOW);
+    assert_int_equal(v.readySince, NOW + 35);
+    step(&v, &i, &p, NOW + 64);
+    assert_held(&v, NOW);
+}
+
+static void crash_loop_held_through_a_restart_until_the_new_pod_settles(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p;
+    iocmgrView v;
+    (void)state;
+    p = crashLoopSeen(&v, &i, 12, NOW);
+    p.deleting = 1;                       /* RESTART, or a fixed image rolling out */
+    step(&v, &i, &p, NOW + 1);
+    assert_held(&v, NOW);
+    p = pod("Pending", 0);                /* the replacement, created */
+    strcpy(p.uid, "uid-2");
+    step(&v, &i, &p, NOW + 3);
+    assert_held(&v, NOW);
+    assert_string_equal(v.message, "restarting: 12 restarts, last exit 1 (Error); "
+                        "CrashLoopBackOff until the container stays Ready for 30 s");
+    p = pod("Running", 1);
+    strcpy(p.uid, "uid-2");
+    step(&v, &i, &p, NOW + 5);
+    assert_held(&v, NOW);
+    step(&v, &i, &p, NOW + 35);
+    assert_int_equal(v.status, IOCMGR_RUNNING);
+    assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+}
+
+static void crash_loop_hold_ends_when_stopped_or_another_fault(void **state)
+{
+    k8sInstance i = sts(1), stopped = sts(0);
+    k8sPod p, pull;
+    iocmgrView v;
+    (void)state;
+    p = crashLoopSeen(&v, &i, 3, NOW);
+    step(&v, &stopped, &p, NOW + 1);      /* STOP: scaled to 0, pod still there */
+    assert_int_equal(v.status, IOCMGR_TERMINATING);
+    assert_int_equal(v.crashSince, 0);
+    step(&v, &stopped, NULL, NOW + 5);
+    assert_int_equal(v.status, IOCMGR_STOPPED);
+    assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+
+    p = crashLoopSeen(&v, &i, 3, NOW);
+    pull = pod("Pending", 0);
+    strcpy(pull.waitingReason, "ImagePullBackOff");
+    step(&v, &i, &pull, NOW + 5);         /* a broken image instead: say that */
+    assert_int_equal(v.status, IOCMGR_FAILED);
+    assert_int_equal(v.crashSince, 0);
 }
 
 static void image_pull_error_is_failed(void **state)
@@ -309,6 +485,11 @@ int main(void)
         cmocka_unit_test(unschedulable_is_pending_minor_then_major_after_grace),
         cmocka_unit_test(starting_too_long_becomes_pending_major),
         cmocka_unit_test(crash_loop_is_major_with_reason),
+        cmocka_unit_test(crash_loop_stays_major_across_three_cycles),
+        cmocka_unit_test(crash_loop_clears_once_ready_for_the_settle_time),
+        cmocka_unit_test(crash_loop_settle_time_restarts_with_a_new_container),
+        cmocka_unit_test(crash_loop_held_through_a_restart_until_the_new_pod_settles),
+        cmocka_unit_test(crash_loop_hold_ends_when_stopped_or_another_fault),
         cmocka_unit_test(image_pull_error_is_failed),
         cmocka_unit_test(absent_instance_is_major),
         cmocka_unit_test(wanted_without_pod_shows_controller_event),

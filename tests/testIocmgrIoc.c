@@ -54,6 +54,25 @@ static int waitLong(const char *pv, long want, double timeout)
     }
 }
 
+/* "2026-12-01T16:40:02Z ...": LAST_ERROR says when the error happened. */
+static int stamped(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ ";
+    size_t i;
+    for (i = 0; shape[i]; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* The watches' own words while they get in sync (k8sWatch.c): progress. */
+static int progress(const char *s)
+{
+    return strstr(s, ": listing") || strstr(s, "watching from") || strstr(s, ": not started")
+        || strstr(s, "relisting");
+}
+
 static const char *writeKubeconfig(void)
 {
     static char path[] = "/tmp/testIocmgrIocXXXXXX";
@@ -75,7 +94,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(44);
+    testPlan(48);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -101,6 +120,24 @@ MAIN(testIocmgrIoc)
     memset(names, 0, sizeof names);
     strcpy(names[0], "bl46p-test-01");
     testdbGetArrFieldEqual("TST:NAMES", DBF_STRING, 2, 1, names);
+
+    /* LAST_ERROR holds errors with their time, never the steps of getting in
+     * sync, which the watches go through again and again while the API is down. */
+    {
+        int i, sawProgress = 0, allStamped = 1;
+        for (i = 0; i < 60; i++) {
+            testSyncCallback();
+            getLongString("TST:LAST_ERROR", msg, sizeof msg);
+            if (msg[0] && !stamped(msg)) allStamped = 0;
+            if (progress(msg)) sawProgress = 1;
+            epicsThreadSleep(0.05);
+        }
+        testOk(msg[0] != '\0', "LAST_ERROR is set: %s", msg);
+        testOk(allStamped, "LAST_ERROR starts with the time of the error, always");
+        testOk(!sawProgress, "LAST_ERROR never shows sync progress");
+        getLongString(INST "MESSAGE", msg, sizeof msg);
+        testOk(strstr(msg, "Kubernetes API unreachable: ") != NULL, "MESSAGE: %s", msg);
+    }
 
     /* Stale values are never shown as good. */
     testdbGetFieldEqual(INST "STATUS", DBR_STRING, "Unknown");

@@ -20,7 +20,8 @@ packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates python3
           python3-pytest procps valgrind curl util-linux
           clang libclang-rt-14-dev
-          git redis-server)   # the Argo CD test bed (tests/argocd): git repos on file://, redis
+          git redis-server     # the Argo CD test bed (tests/argocd): git repos on file://, redis
+          openjdk-17-jdk-headless maven)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"

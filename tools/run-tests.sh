@@ -168,6 +168,13 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
             tests/argocd/down.sh
             argocd_bed=""
         fi
+        # the real Phoebus alarm server (Kafka, service-alarm-server) reading what
+        # iocmgr publishes: its configuration checked and imported, a crash loop,
+        # Pending, Stopped, an apiserver outage (tests/alarm, docs/alarms.md).
+        # Skipped, with what to set, where no Phoebus repository is found.
+        # Ports 16640-16644. IOCMGR_TEST_ALARM=0 leaves it out.
+        [ "${IOCMGR_TEST_ALARM:-1}" = 0 ] ||
+            IOCMGR_ALARM_KAFKA_PORT=16640 IOCMGR_ALARM_CA_PORT=16642 run_tap alarm-server tests/alarm/run.sh
         # everything again, built with ASan+UBSan, against the same cluster; any
         # sanitizer report fails it (tools/sanitize.sh). IOCMGR_TEST_SANITIZE=0
         # leaves it out.

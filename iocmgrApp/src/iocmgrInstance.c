@@ -77,13 +77,19 @@ static void describeWait(iocmgrView *v, const k8sPod *pod, const char *fallback)
         copyStr(v->message, sizeof v->message, fallback);
 }
 
+/* The crash, as the brief's MESSAGE wants it: how often and why it ended. */
+static void noteCrash(iocmgrView *v, const k8sPod *pod)
+{
+    snprintf(v->crashWhy, sizeof v->crashWhy, "%d restarts, last exit %d (%s)",
+             pod->restartCount, pod->lastExitCode,
+             pod->lastReason[0] ? pod->lastReason : "no reason given");
+}
+
 static void describeCrash(iocmgrView *v, const k8sPod *pod)
 {
-    snprintf(v->message, sizeof v->message,
-             "%s: container restarted %d times, last exit code %d (%s)%s%s",
-             pod->waitingReason[0] ? pod->waitingReason : "restarting",
-             pod->restartCount, pod->lastExitCode,
-             pod->lastReason[0] ? pod->lastReason : "no reason given",
+    noteCrash(v, pod);
+    snprintf(v->message, sizeof v->message, "restarting: %s%s%s%s%s", v->crashWhy,
+             pod->waitingReason[0] ? "; " : "", pod->waitingReason,
              pod->waitingMessage[0] ? ": " : "", pod->waitingMessage);
 }
 
@@ -209,6 +215,51 @@ void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
     setState(v, IOCMGR_STARTING, IOCMGR_SEV_MINOR);
     copyStr(v->message, sizeof v->message,
             event && event[0] ? event : "waiting for the controller to create the pod");
+}
+
+/* The states a crash loop passes through between its crashes, and a restart
+ * or roll-out meant to fix it. */
+static int partOfCrashCycle(const iocmgrView *v)
+{
+    return v->enabled && (v->status == IOCMGR_STARTING || v->status == IOCMGR_RUNNING
+                          || v->status == IOCMGR_TERMINATING);
+}
+
+void iocmgrHoldCrashLoop(const iocmgrView *prev, long long now, double settle, iocmgrView *v)
+{
+    int held = prev && prev->crashSince > 0;
+
+    if (v->status == IOCMGR_CRASHLOOP) {
+        v->crashSince = held ? prev->crashSince : now;
+        return;
+    }
+    if (!held || !partOfCrashCycle(v))
+        return;
+    /* A restarted container (count moved) or a new pod starts the settle time again. */
+    if (v->ready)
+        v->readySince = (prev->readySince > 0 && prev->restarts == v->restarts
+                         && strcmp(prev->podUid, v->podUid) == 0) ? prev->readySince : now;
+    if (v->readySince > 0 && (double)(now - v->readySince) >= settle) {
+        v->readySince = 0;
+        return;
+    }
+    if (!v->crashWhy[0])
+        copyStr(v->crashWhy, sizeof v->crashWhy, prev->crashWhy);
+    v->crashSince = prev->crashSince;
+    v->pendingSince = 0;
+    setState(v, IOCMGR_CRASHLOOP, IOCMGR_SEV_MAJOR);
+    if (v->readySince > 0)
+        snprintf(v->message, sizeof v->message,
+                 "restarting: %s; Ready again, clears after %g s Ready", v->crashWhy, settle);
+    else
+        snprintf(v->message, sizeof v->message,
+                 "restarting: %s; CrashLoopBackOff until the container stays Ready for %g s",
+                 v->crashWhy, settle);
+}
+
+int iocmgrCrashSettled(const iocmgrView *v, long long now, double settle)
+{
+    return v->crashSince > 0 && v->readySince > 0 && (double)(now - v->readySince) >= settle;
 }
 
 void iocmgrDeriveDisconnected(iocmgrView *v, const char *why)

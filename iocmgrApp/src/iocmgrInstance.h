@@ -40,6 +40,8 @@ typedef struct iocmgrView {
     int restarts, lastExit;
     long long startedEpoch;           /* 0: not running */
     long long pendingSince;           /* epoch seconds the instance became not-ready-but-wanted; 0 otherwise */
+    long long crashSince;             /* epoch seconds a crash loop was first seen; 0: none held */
+    long long readySince;             /* while crashSince: since when the container is Ready; 0: not Ready */
     char image[512];
     char version[40];
     char desc[40];
@@ -47,6 +49,7 @@ typedef struct iocmgrView {
     char started[40];
     char pod[40], node[40], ip[40];
     char podUid[64];
+    char crashWhy[96];                /* "12 restarts, last exit 1 (Error)": the loop's latest crash */
     char message[512];
     /* Argo CD (iocmgrArgo.h); argo 0: no Application manages the instance */
     int argo;
@@ -70,6 +73,24 @@ extern const char *const iocmgrStatusNames[];
 void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
                   const char *event, long long now, double pendingGrace,
                   iocmgrView *out);
+
+/* Hold a crash loop across its restart cycles, so an alarm handler sees one
+ * alarm, not one per cycle. iocmgrDerive() sees one moment: CrashLoop while the
+ * container waits in CrashLoopBackOff, but Starting (MINOR) or even Running
+ * (NONE) while it runs again between crashes. Once a crash loop was seen (in
+ * prev), the instance stays CrashLoop (MAJOR) while it is wanted and on its way
+ * (Starting, Running, Terminating: a restart or a fixed image rolling out)
+ * until its container has been Ready for settle seconds. Stopping the instance
+ * or another fault (Failed, Pending unschedulable, Absent, Unknown) ends the
+ * hold and shows that instead.
+ * prev: the instance's previous view (NULL: none); view: iocmgrDerive()'s
+ * result for now, changed in place. */
+void iocmgrHoldCrashLoop(const iocmgrView *prev, long long now, double settle,
+                         iocmgrView *view);
+
+/* 1 when a held crash loop is due to clear at now (Ready for settle seconds):
+ * the ticker re-derives it, as no event comes. */
+int iocmgrCrashSettled(const iocmgrView *view, long long now, double settle);
 
 /* The view shown while the API is unreachable: status Unknown, INVALID, and
  * every value kept only so that nothing shows as good. */

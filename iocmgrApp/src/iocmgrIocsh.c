@@ -39,6 +39,11 @@ static const iocshArg *const graceArgs[] = {&argGrace};
 static const iocshFuncDef graceDef = {"iocmgrPendingGrace", 1, graceArgs};
 static void graceCall(const iocshArgBuf *a) { iocmgrSetPendingGrace(a[0].dval); }
 
+static const iocshArg argSettle = {"seconds a crash-looping IOC must stay Ready before its CrashLoop clears", iocshArgDouble};
+static const iocshArg *const settleArgs[] = {&argSettle};
+static const iocshFuncDef settleDef = {"iocmgrCrashSettle", 1, settleArgs};
+static void settleCall(const iocshArgBuf *a) { iocmgrSetCrashSettle(a[0].dval); }
+
 static const iocshArg argWatchTimeout = {"seconds a silent watch counts as broken (default 120)", iocshArgDouble};
 static const iocshArg *const watchTimeoutArgs[] = {&argWatchTimeout};
 static const iocshFuncDef watchTimeoutDef = {"iocmgrWatchTimeout", 1, watchTimeoutArgs};
@@ -81,6 +86,7 @@ static void iocmgrRegister(void)
     iocshRegister(&expectFileDef, expectFileCall);
     iocshRegister(&readOnlyDef, readOnlyCall);
     iocshRegister(&graceDef, graceCall);
+    iocshRegister(&settleDef, settleCall);
     iocshRegister(&watchTimeoutDef, watchTimeoutCall);
     iocshRegister(&argoDef, argoCall);
     iocshRegister(&loadDef, loadCall);

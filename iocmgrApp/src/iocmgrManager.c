@@ -55,6 +55,7 @@ static struct {
     char *appNamespace, *rootApp, *instanceLabel;
     nameList expected;
     double pendingGrace;
+    double crashSettle;
     double watchTimeout;
     int readOnly;
     k8sClient *client;
@@ -68,7 +69,8 @@ static struct {
     /* under lock */
     int connected;
     int runningCount, faultCount;
-    char lastError[512];
+    char lastError[512];    /* the last error, stamped with its time; never progress */
+    char syncMessage[512];  /* why the cache is not in sync now, progress included */
     nameList unmanaged;
     char argoRootName[254];  /* the root named in st.cmd/EC_TARGET, else the first one found */
     /* lifetime */
@@ -119,6 +121,7 @@ static void onceInit(void *arg)
     scanIoInit(&mgr.scan);
     scanIoSetComplete(mgr.scan, scanDone, &mgr.gate);
     mgr.pendingGrace = 60.0;
+    mgr.crashSettle = 120.0;
     mgr.watchTimeout = 120.0;
     mgr.writer = epicsThreadPrivateCreate();
 }
@@ -169,12 +172,42 @@ static int listRemove(nameList *l, const char *name)
     return 0;
 }
 
+/* Under the lock. LAST_ERROR says when, so an operator can tell an old error
+ * from a new one and match it to the log. */
+static void stampError(const char *msg)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    snprintf(mgr.lastError, sizeof mgr.lastError, "%s %s", when, msg);
+}
+
 static void setLastError(const char *msg)
 {
     epicsMutexMustLock(mgr.lock);
-    snprintf(mgr.lastError, sizeof mgr.lastError, "%s", msg);
+    stampError(msg);
     epicsMutexUnlock(mgr.lock);
     requestMgrScan();
+}
+
+/* An error that keeps the manager from getting in sync: also what the
+ * instances' MESSAGE and refused commands give as the reason. */
+static void setSyncError(const char *msg)
+{
+    epicsMutexMustLock(mgr.lock);
+    snprintf(mgr.syncMessage, sizeof mgr.syncMessage, "%s", msg);
+    epicsMutexUnlock(mgr.lock);
+    setLastError(msg);
+}
+
+/* While a watch gets in sync its message is progress ("pods: listing", "pods:
+ * relisting (resourceVersion too old, 410 Gone)"); a failed request or a
+ * silent watch is worded "list pods: ..." or "watch pods: ..." (k8sWatch.c).
+ * Only those are errors. */
+static int isSyncError(const char *msg)
+{
+    return strncmp(msg, "list ", 5) == 0 || strncmp(msg, "watch ", 6) == 0;
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -263,6 +296,17 @@ void iocmgrSetPendingGrace(double seconds)
 {
     ensureInit();
     mgr.pendingGrace = seconds;
+}
+
+void iocmgrSetCrashSettle(double seconds)
+{
+    ensureInit();
+    if (!(seconds >= 0.0)) {
+        errlogPrintf("%s: iocmgrCrashSettle: %g s is not a time; keeping %g s\n",
+                     driverName, seconds, mgr.crashSettle);
+        return;
+    }
+    mgr.crashSettle = seconds;
 }
 
 void iocmgrSetWatchTimeout(double seconds)
@@ -354,6 +398,7 @@ static void refresh(iocmgrInst *inst)
     size_t npods = 0;
     char event[512] = "";
     iocmgrView view;
+    long long now = (long long)time(NULL);
     int have;
 
     have = k8sClientGetInstance(mgr.client, inst->name, &ki) == 0;
@@ -363,11 +408,12 @@ static void refresh(iocmgrInst *inst)
         if (k8sClientLatestEvent(mgr.client, inst->name, event, sizeof event) != 0 && npods > 0)
             k8sClientLatestEvent(mgr.client, pods[0].name, event, sizeof event);
     }
-    iocmgrDerive(have ? &ki : NULL, pods, npods, event, (long long)time(NULL),
-                 mgr.pendingGrace, &view);
+    iocmgrDerive(have ? &ki : NULL, pods, npods, event, now, mgr.pendingGrace, &view);
     if (have) deriveArgo(inst, &view);
 
     epicsMutexMustLock(mgr.lock);
+    /* under the lock: the ticker and the network thread both refresh */
+    iocmgrHoldCrashLoop(&inst->view, now, mgr.crashSettle, &view);
     countView(inst, -1);
     inst->view = view;
     countView(inst, +1);
@@ -458,8 +504,10 @@ static void onSync(void *arg, int connected, const char *message)
                      connected ? "connected, cache consistent" : "unreachable",
                      message && message[0] ? ": " : "", message ? message : "");
     mgr.connected = connected;
-    if (!connected && message && message[0])
-        snprintf(mgr.lastError, sizeof mgr.lastError, "%s", message);
+    if (!connected && message && message[0]) {
+        snprintf(mgr.syncMessage, sizeof mgr.syncMessage, "%s", message);
+        if (isSyncError(message)) stampError(message);
+    }
     epicsMutexUnlock(mgr.lock);
     if (connected) refreshAll();
     for (i = 0; i < mgr.ninst; i++) requestInstScan(mgr.insts[i]);
@@ -501,7 +549,7 @@ static int createClient(void)
         k8sDebug = iocmgrDebug ? 2 : 1;
     if (k8sClientCreate(&opt, &cb, &mgr.client, err, sizeof err) != 0) {
         errlogPrintf("%s: Kubernetes configuration: %s\n", driverName, err);
-        setLastError(err);
+        setSyncError(err);
         return -1;
     }
     errlogPrintf("%s: Kubernetes API %s, namespace %s\n", driverName,
@@ -559,7 +607,7 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
         if (k8sClientListInstances(mgr.client, timeout, &list, &n, err, sizeof err) != 0) {
             errlogPrintf("%s: listing instances failed: %s; loading only the %zu expected instance(s), "
                          "the watch will keep trying\n", driverName, err, mgr.expected.count);
-            setLastError(err);
+            setSyncError(err);
         }
     }
     for (i = 0; i < n; i++) {
@@ -620,7 +668,7 @@ void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected)
 {
     *out = inst->view;
     *connected = mgr.connected;
-    if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.lastError);
+    if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.syncMessage);
 }
 
 int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *connected)
@@ -824,7 +872,7 @@ int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const c
     if (mgr.readOnly && !isRead)
         snprintf(msg, len, "%s refused: the manager is read-only", what);
     else if (!mgr.connected)
-        snprintf(msg, len, "%s refused: Kubernetes API unreachable, nothing sent (%s)", what, mgr.lastError);
+        snprintf(msg, len, "%s refused: Kubernetes API unreachable, nothing sent (%s)", what, mgr.syncMessage);
     else if (inst->busy)
         snprintf(msg, len, "%s refused: a command is already in flight for %s", what, inst->name);
     else if (isRead && !pod[0])
@@ -894,7 +942,6 @@ int iocmgrReboot(const char *who, char *msg, size_t len)
     }
     snprintf(msg, len, "REBOOT by %s: exiting so that Kubernetes restarts the manager", who);
     errlogPrintf("%s: %s\n", driverName, msg);
-    setLastError(msg);
     epicsExitLater(0);
     return 0;
 }
@@ -931,8 +978,9 @@ const char *iocmgrCurrentWriter(void)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* Pending and Starting turn MAJOR after the grace period with no new event,
- * so time alone must re-derive them. This reads the cache, not the API.
+/* Pending and Starting turn MAJOR after the grace period, and a held crash
+ * loop clears after its settle time, with no new event, so time alone must
+ * re-derive them. This reads the cache, not the API.
  * One pass under the lock a second (not a lock per instance: at thousands of
  * instances that alone was a visible share of the idle IOC's CPU); the
  * instance table is fixed after iocInit. */
@@ -949,8 +997,9 @@ static void tickerMain(void *arg)
         epicsMutexMustLock(mgr.lock);
         for (i = 0; i < mgr.ninst && n < cap; i++) {
             iocmgrInst *inst = mgr.insts[i];
-            if (inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
-                && (double)(now - inst->view.pendingSince) > mgr.pendingGrace)
+            if ((inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
+                 && (double)(now - inst->view.pendingSince) > mgr.pendingGrace)
+                || iocmgrCrashSettled(&inst->view, now, mgr.crashSettle))
                 due[n++] = inst;
         }
         epicsMutexUnlock(mgr.lock);
@@ -975,7 +1024,7 @@ static void initHook(initHookState state)
     if (state != initHookAfterIocRunning || !mgr.client) return;
     if (k8sClientStart(mgr.client, err, sizeof err) != 0) {
         errlogPrintf("%s: cannot start the watch: %s\n", driverName, err);
-        setLastError(err);
+        setSyncError(err);
         return;
     }
     epicsThreadOpts opts = EPICS_THREAD_OPTS_INIT;

@@ -70,6 +70,9 @@ void iocmgrSetPendingGrace(double seconds);
  * keeps the default (k8sClient.h: EC_TARGET=<ns>/<root>, the instances'
  * namespace, app.kubernetes.io/instance). */
 int  iocmgrSetArgoCD(const char *appNamespace, const char *rootApp, const char *instanceLabel);
+/* A crash-looping instance stays CrashLoop (MAJOR) until its container has
+ * been Ready this long (default 120 s; iocmgrInstance.h iocmgrHoldCrashLoop). */
+void iocmgrSetCrashSettle(double seconds);
 /* A watch silent this long (no event, no bookmark) counts as broken:
  * CONNECTED 0 and a new watch. Default 120 s; the apiserver sends a
  * bookmark about every minute. */

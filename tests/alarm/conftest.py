@@ -1,0 +1,204 @@
+"""Fixtures of the alarm tests: Kafka, the real Phoebus alarm server, iocmgr
+booted against the local control plane, and a recorder of every message the
+alarm server publishes. Ports (all on 127.0.0.1) come from the environment:
+IOCMGR_ALARM_KAFKA_PORT (+1 for its controller), IOCMGR_ALARM_CA_PORT (iocmgr;
++1 the alarm server's CA repeater, +2 the softIoc standing in for an IOC).
+tests/alarm/run.sh sets them and the class paths (IOCMGR_ALARM_KAFKA_CP,
+IOCMGR_ALARM_PHOEBUS_CP) from tests/alarm/setup.sh."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+from iocmgrtest import BASE_BIN, CACHE, ca_env, run_ioc, start_ca_repeater, wait_until  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("integration_conftest",
+                                               HERE.parent / "integration" / "conftest.py")
+_integration = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_integration)
+Cluster = _integration.Cluster
+
+NAMESPACE = os.environ.get("IOCMGR_ALARM_NAMESPACE", "alarm-iocs")
+CONFIG = "IocmgrAlarmTest"
+PREFIX = "TST-ALARM-01:"
+GRACE = 5          # IOCMGR_PENDING_GRACE
+SETTLE = 15        # IOCMGR_CRASH_SETTLE
+KAFKA_PORT = int(os.environ.get("IOCMGR_ALARM_KAFKA_PORT", "16640"))
+CA_PORT = int(os.environ.get("IOCMGR_ALARM_CA_PORT", "16642"))
+
+
+def path_of(instance, field):
+    """The alarm tree path iocmgr's configuration gives an instance PV."""
+    return f"/{CONFIG}/bl46p/{instance}/{PREFIX}{instance.upper()}:{field}"
+
+
+CONNECTED_PATH = f"/{CONFIG}/IOC-manager/{PREFIX}CONNECTED"
+
+
+class Recording:
+    """Every message on the configuration's topic, as RecordStates printed it
+    (milliseconds, key, JSON value), read again on each call."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def messages(self, prefix):
+        out = []
+        for line in self.file.read_text(errors="replace").splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) != 3 or not parts[1].startswith(prefix):
+                continue
+            value = None if parts[2] == "null" else json.loads(parts[2])
+            out.append((int(parts[0]) / 1000.0, parts[1][len(prefix):], value))
+        return out
+
+    def states(self, path):
+        """[(time, severity, value, message)] the alarm server published for path."""
+        return [(t, v.get("severity"), v.get("value"), v.get("message"))
+                for t, p, v in self.messages("state:") if p == path and v]
+
+    def config(self, path):
+        found = [v for _, p, v in self.messages("config:") if p == path and v]
+        return found[-1] if found else None
+
+    def wait_state(self, path, pred, timeout, after=0.0, what=None):
+        """The first state for path at or after `after` for which pred(severity, value)."""
+        found = []
+
+        def seen():
+            found[:] = [s for s in self.states(path) if s[0] >= after and pred(s[1], s[2])]
+            return found
+
+        try:
+            wait_until(seen, timeout, step=0.2, what=what or f"a state of {path}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; published: {self.states(path)}") from None
+        return found[0]
+
+
+def _stop(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ca_repeater():
+    proc = start_ca_repeater()
+    yield
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    run_dir = os.environ.get("IOCMGR_CLUSTER_DIR", str(CACHE / "cluster-run"))
+    if not Path(run_dir, "env").exists():
+        pytest.fail(f"no local control plane in {run_dir}: run tests/cluster/up.sh (make test does)")
+    return Cluster(run_dir)
+
+
+def classpath(name):
+    cp = os.environ.get(name)
+    if not cp:
+        pytest.fail(f"{name} is not set: run the alarm tests with tests/alarm/run.sh")
+    return cp
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    state = tmp_path_factory.mktemp("kafka")
+    t0 = time.monotonic()
+    subprocess.run([str(HERE / "kafka.sh"), "start", str(state), classpath("IOCMGR_ALARM_KAFKA_CP"),
+                    str(KAFKA_PORT), str(KAFKA_PORT + 1)], check=True, timeout=120)
+    print(f"Kafka up in {time.monotonic() - t0:.1f} s")
+    yield f"127.0.0.1:{KAFKA_PORT}"
+    subprocess.run([str(HERE / "kafka.sh"), "stop", str(state)], timeout=60)
+
+
+@pytest.fixture(scope="session")
+def beamline(cluster, tmp_path_factory):
+    """The test's instances, applied before iocmgr boots (it manages what it
+    finds at boot), deleted with their namespace after."""
+    manifest = tmp_path_factory.mktemp("beamline") / "instances.yaml"
+    manifest.write_text((HERE / "instances.yaml").read_text().replace("NAMESPACE", NAMESPACE))
+    # what an earlier run left (its namespace may still be terminating)
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", timeout=120)
+    cluster.kubectl("apply", "-f", str(manifest))
+    yield cluster
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def uptime_ioc(tmp_path_factory):
+    """A real softIoc serving alarm-ok-01's UPTIME, as the IOC in its pod would
+    (kwok runs no container), so that its ALIVE is true."""
+    db = tmp_path_factory.mktemp("softioc") / "uptime.db"
+    db.write_text('record(calc, "ALARM-OK-01:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n')
+    soft = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(CA_PORT + 2),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield f"127.0.0.1:{CA_PORT + 2}"
+    _stop(soft)
+
+
+@pytest.fixture(scope="session")
+def ioc(beamline, uptime_ioc, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ioc")
+    env = {"KUBECONFIG": beamline.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+           "IOCMGR_PENDING_GRACE": str(GRACE), "IOCMGR_CRASH_SETTLE": str(SETTLE),
+           "IOCMGR_ALARM_CONFIG": str(tmp / "iocmgr-alarm.xml"), "IOCMGR_ALARM_CONFIG_NAME": CONFIG,
+           "CA_EXTRA_ADDR": uptime_ioc}
+    with run_ioc(tmp, env, prefix=PREFIX, port=CA_PORT) as booted:
+        booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
+        booted.alarm_xml = tmp / "iocmgr-alarm.xml"
+        yield booted
+
+
+class AlarmServer:
+    def __init__(self, kafka, dir, recording):
+        self.kafka, self.dir, self.recording = kafka, dir, recording
+
+    def log(self):
+        return (self.dir / "alarm-server.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def alarm_server(kafka, ioc, tmp_path_factory):
+    """iocmgr's configuration checked, imported, and the server running on it;
+    the recorder follows the topic from its first message."""
+    cp = classpath("IOCMGR_ALARM_PHOEBUS_CP")
+    d = tmp_path_factory.mktemp("alarm-server")
+    script = str(HERE / "alarm-server.sh")
+    t0 = time.monotonic()
+    subprocess.run([script, "import", cp, kafka, CONFIG, str(ioc.alarm_xml), str(d)], check=True,
+                   timeout=180)
+    print(f"configuration checked and imported in {time.monotonic() - t0:.1f} s")
+    rec_file = d / "topic.tsv"
+    with open(rec_file, "w") as out:
+        recorder = subprocess.Popen(["java", "-Xmx128m", "-cp", cp, "org.iocmgr.alarmtest.RecordStates",
+                                     kafka, CONFIG], stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=open(d / "recorder.log", "w"))
+    server = AlarmServer(kafka, d, Recording(rec_file))
+    try:
+        subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(CA_PORT), str(CA_PORT + 1)],
+                       check=True, timeout=30)
+        # Up once it has published the root's state. A PV that is fine from the
+        # start gets no state message at all: only changes are published.
+        wait_until(lambda: server.recording.messages(f"state:/{CONFIG}"), 120, step=0.2,
+                   what="the alarm server's first state of the configuration")
+        print(f"alarm server up in {time.monotonic() - t0:.1f} s")
+        yield server
+    finally:
+        subprocess.run([script, "stop", str(d)], timeout=60)
+        _stop(recorder)
+        print(f"alarm server log:\n{server.log()[-3000:]}")
