@@ -142,6 +142,14 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
             esac
         fi
         run_pytest deploy "${deploy_suites[@]}"
+        # the real `ec` CLI (edge-containers-cli 5.5.2, K8S backend) beside iocmgr
+        # (docs/ec.md): ec stop/start/restart followed on iocmgr's PVs, iocmgr's commands
+        # seen by `ec ps`; IOC CA ports 16680-16699; transcript in
+        # tests/results/ec-interop-transcript.txt. ~2.5 min warm; cold adds the ec venv from
+        # PyPI (tests/ec/venv.sh, ~25 s) and helm (tests/helm/build.sh). IOCMGR_TEST_EC=0
+        # leaves it out.
+        [ "${IOCMGR_TEST_EC:-1}" = 0 ] ||
+            run_pytest ec-interop tests/integration/test_ec_interop.py
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.

@@ -7,6 +7,8 @@ Subcommands (tests/bench/run.sh drives them; the cluster comes from $IOCMGR_CLUS
   bench.py run N           one measurement round against the N instances: boot, RSS, idle CPU,
                            CA server load, change->monitor latency, 'ps' comparison, commands
   bench.py watch OUT       raw pod watch, one timestamped line per event (used by 'run')
+  bench.py apirate N       requests/s at the apiserver (apiserver_request_total): nothing, iocmgr,
+                           the real `ec monitor` (BENCH_EC) watching the namespace; idle and churn
   bench.py report          the results table (median of the rounds) from $BENCH_OUT/*.json
   bench.py cleanup         delete the bench StatefulSets (the namespace stays)
 
@@ -131,7 +133,9 @@ def statefulset(name):
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": NS,
-                     "labels": {**labels, "iocmgr.bench": "true", "app.kubernetes.io/managed-by": "Helm",
+                     # is_ioc as well: `ec ps` selects on it (docs/ec.md), and must list them all
+                     "labels": {**labels, "is_ioc": "true", "iocmgr.bench": "true",
+                                "app.kubernetes.io/managed-by": "Helm",
                                 "helm.sh/chart": "ioc-instance-4.0.0"},
                      "annotations": {"meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": NS}},
         "spec": {
@@ -176,6 +180,18 @@ def statefulset(name):
 def kubectl(*args, **kw):
     return subprocess.run([str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), *args],
                           capture_output=True, text=True, **kw)
+
+
+def ec_command(*args):
+    """(argv, env) running the real `ec` (BENCH_EC, from tests/ec/venv.sh) with its K8S backend
+    on the bench namespace: helm (BENCH_HELM) and kubectl on PATH, the admin kubeconfig.
+    None when run.sh did not provide ec."""
+    ec, helm = os.environ.get("BENCH_EC"), os.environ.get("BENCH_HELM")
+    if not ec or not helm:
+        return None
+    env = dict(os.environ, EC_CLI_BACKEND="K8S", EC_TARGET=NS, KUBECONFIG=str(CLUSTER / "kubeconfig"),
+               PATH=f"{Path(helm).parent}:{cluster_bin()}:{os.environ['PATH']}", COLUMNS="200")
+    return [ec, *args], env
 
 
 def ensure_storage():
@@ -271,6 +287,10 @@ def cmd_create(n):
     if errors:
         raise SystemExit("bench: creating StatefulSets failed:\n" + "\n".join(errors[:10]))
     t_post = time.time() - t0
+    # StatefulSets of a bench cluster made before they carried is_ioc
+    r = kubectl("-n", NS, "label", "statefulsets", "-l", "iocmgr.bench=true,!is_ioc", "is_ioc=true")
+    if r.returncode != 0:
+        raise SystemExit(f"bench: labelling is_ioc=true failed: {r.stderr}")
     log(f"  {len(todo)} created in {t_post:.1f} s; waiting for the pods (controller-manager, scheduler, kwok)")
     t_ready = wait_ready(api, n, float(os.environ.get("BENCH_CREATE_TIMEOUT", "3600")))
     res = {"n": n, "created": len(todo), "post_s": round(t_post, 1), "all_ready_s": round(t_ready + t_post, 1),
@@ -403,6 +423,15 @@ def make_snapshot():
     return snap
 
 
+def ioc_port():
+    """The IOC's CA port: a free one of BENCH_CA_PORTS ("LO-HI", a machine's port plan), else any."""
+    r = os.environ.get("BENCH_CA_PORTS")
+    if not r:
+        return iocmgrtest.free_port()
+    lo, hi = (int(x) for x in r.split("-"))
+    return iocmgrtest.free_port(range(lo, hi + 1))
+
+
 def ca_env(port):
     env = iocmgrtest.ca_env(port)
     env["EPICS_CA_MAX_ARRAY_BYTES"] = "10000000"      # NAMES of every instance
@@ -503,10 +532,54 @@ def load1():
 
 # ------------------------------------------------------------------ one round
 
-PHASES = os.environ.get("BENCH_PHASES", "all")     # all | boot
+def measure_ps(res, n, round_no, names_file, env):
+    """'ps': today's `kubectl get statefulsets,pods -l ioc=true -o json`, the real `ec ps`
+    (K8S backend, when tests/bench/run.sh found it: BENCH_EC) and one CA client reading every
+    STATUS, PS_REPEAT times each, interleaved; medians and ratios to the CA client."""
+    kget = [str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), "-n", NS,
+            "get", "statefulsets,pods", "-l", "ioc=true", "-o", "json"]
+    ec = ec_command("ps")
+    tk, tc, te, kbytes = [], [], [], 0
+    for i in range(PS_REPEAT):
+        t0 = time.monotonic()
+        r = subprocess.run(kget, capture_output=True)
+        tk.append(time.monotonic() - t0)
+        kbytes = len(r.stdout)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: kubectl get failed: {r.stderr[-500:]}")
+        if ec:
+            t0 = time.monotonic()
+            r = subprocess.run(ec[0], env=ec[1], capture_output=True, text=True)
+            te.append(time.monotonic() - t0)
+            rows = sum(1 for line in r.stdout.splitlines() if "bench-ioc-" in line)
+            if r.returncode != 0 or rows != n:
+                raise SystemExit(f"bench: ec ps listed {rows} of {n} (exit {r.returncode}): {r.stderr[-500:]}")
+        t0 = time.monotonic()
+        r = subprocess.run([str(CASTATUS), "get", PREFIX, str(names_file)], env=env, capture_output=True, text=True)
+        tc.append(time.monotonic() - t0)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: castatus get failed: {r.stdout}{r.stderr}")
+        res["ps_ca_output"] = r.stdout.strip()
+    res["ps_kubectl_s"] = round(statistics.median(tk), 4)
+    res["ps_kubectl_all_s"] = [round(x, 4) for x in tk]
+    res["ps_kubectl_bytes"] = kbytes
+    res["ps_ca_s"] = round(statistics.median(tc), 4)
+    res["ps_ca_all_s"] = [round(x, 4) for x in tc]
+    res["ps_ratio"] = round(res["ps_kubectl_s"] / res["ps_ca_s"], 1)
+    if te:
+        res["ps_ec_s"] = round(statistics.median(te), 4)
+        res["ps_ec_all_s"] = [round(x, 4) for x in te]
+        res["ps_ec_ratio"] = round(res["ps_ec_s"] / res["ps_ca_s"], 1)
+    res["load_ps"] = load1()
+    log(f"[n={n} r={round_no}] ps: kubectl {res['ps_kubectl_s']} s ({kbytes // 1024} KB JSON), "
+        f"ec ps {res.get('ps_ec_s', '(no BENCH_EC)')} s, CA {res['ps_ca_s']} s: kubectl/CA {res['ps_ratio']}x, "
+        f"ec/CA {res.get('ps_ec_ratio', '-')}x; load {res['load_ps']}")
 
 
-class BootOnly(Exception):
+PHASES = os.environ.get("BENCH_PHASES", "all")     # all | boot | ps
+
+
+class PhasesDone(Exception):
     pass
 
 
@@ -530,7 +603,7 @@ def cmd_run(n, round_no):
         f"({res['changes_before_quiet']} changes)")
 
     # ---- boot: IOC start -> every STATUS connected and not Unknown
-    port = iocmgrtest.free_port()
+    port = ioc_port()
     env = ca_env(port)
     ioc = Ioc(work / "ioc.log", port, n)
     res["provenance"] = json.loads((snapshot_dir() / "provenance.json").read_text())
@@ -562,6 +635,9 @@ def cmd_run(n, round_no):
         if res["running_after_boot"] != n:
             log(f"[n={n} r={round_no}] after boot, STATUS shows {res['after_boot_histogram']} (cluster: all Running)")
         time.sleep(2)
+        if PHASES == "ps":       # boot and the 'ps' comparison only
+            measure_ps(res, n, round_no, names_file, env)
+            raise PhasesDone
         # ---- idle: no CA client, cluster quiet
         res["idle_cpu_pct"] = cpu_percent(ioc, IDLE_S)
         res["rss_idle_kb"] = ioc.rss_kb()
@@ -569,7 +645,7 @@ def cmd_run(n, round_no):
         log(f"[n={n} r={round_no}] idle {IDLE_S:.0f} s: CPU {res['idle_cpu_pct']} %, RSS {res['rss_idle_kb'] // 1024} MB, "
             f"load {res['load_idle']}")
         if PHASES == "boot":     # boot, consistency, RSS and idle CPU only (what-if variants)
-            raise BootOnly
+            raise PhasesDone
 
         # ---- CA server load: one client monitoring every STATUS, cluster quiet
         monlog = work / "monitor.txt"
@@ -656,32 +732,7 @@ def cmd_run(n, round_no):
         wait_ready(api, n, 600, "pods (after churn)")
         time.sleep(2)
 
-        # ---- 'ps': kubectl get statefulsets,pods -l ioc=true -o json vs one CA client reading every STATUS
-        kget = [str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), "-n", NS,
-                "get", "statefulsets,pods", "-l", "ioc=true", "-o", "json"]
-        tk, tc, kbytes = [], [], 0
-        for i in range(PS_REPEAT):
-            t0 = time.monotonic()
-            r = subprocess.run(kget, capture_output=True)
-            tk.append(time.monotonic() - t0)
-            kbytes = len(r.stdout)
-            if r.returncode != 0:
-                raise SystemExit(f"bench: kubectl get failed: {r.stderr[-500:]}")
-            t0 = time.monotonic()
-            r = subprocess.run([str(CASTATUS), "get", PREFIX, str(names_file)], env=env, capture_output=True, text=True)
-            tc.append(time.monotonic() - t0)
-            if r.returncode != 0:
-                raise SystemExit(f"bench: castatus get failed: {r.stdout}{r.stderr}")
-            res["ps_ca_output"] = r.stdout.strip()
-        res["ps_kubectl_s"] = round(statistics.median(tk), 4)
-        res["ps_kubectl_all_s"] = [round(x, 4) for x in tk]
-        res["ps_kubectl_bytes"] = kbytes
-        res["ps_ca_s"] = round(statistics.median(tc), 4)
-        res["ps_ca_all_s"] = [round(x, 4) for x in tc]
-        res["ps_ratio"] = round(res["ps_kubectl_s"] / res["ps_ca_s"], 1)
-        res["load_ps"] = load1()
-        log(f"[n={n} r={round_no}] ps: kubectl {res['ps_kubectl_s']} s ({kbytes // 1024} KB JSON) vs CA "
-            f"{res['ps_ca_s']} s: {res['ps_ratio']}x; load {res['load_ps']}")
+        measure_ps(res, n, round_no, names_file, env)
 
         # ---- commands: RESTART at 5/s (caput -> DELETE seen by a watch), then a burst of 100 in 1 s
         for label, rate, offset in (("restart", 5.0, 0), ("burst", 100.0, CMD_COUNT)):
@@ -740,7 +791,7 @@ def cmd_run(n, round_no):
         res["ioc_errors"] = [line for _, line in ioc.lines
                              if re.search(r"ring buffer full|error|failed", line, re.I)
                              and "RESTART" not in line][:10]
-    except BootOnly:
+    except PhasesDone:
         pass
     finally:
         res["callback_overflow"] = sum(1 for _, line in ioc.lines if "ring buffer full" in line)
@@ -750,6 +801,215 @@ def cmd_run(n, round_no):
         json.dump(res, f, indent=1)
     wait_ready(api, n, 600, "pods (end of round)")
     log(f"[n={n} r={round_no}] done: {OUT}/n{n}-{IOC_MODE}-{VARIANT}-r{round_no}.json")
+
+
+# ------------------------------------------------------------------ API server load: ec monitor vs iocmgr
+
+APIRATE_S = float(os.environ.get("BENCH_APIRATE_SECONDS", "60"))
+
+
+def scrape_metrics(api):
+    """The apiserver's own counters: apiserver_request_total and apiserver_response_sizes_sum
+    (bytes) summed by "VERB resource [subresource]", and apiserver_watch_events_total summed
+    (events sent to every watcher)."""
+    st, body = api.request("GET", "/metrics")
+    if st != 200:
+        raise SystemExit(f"bench: GET /metrics: HTTP {st}")
+    text = body.decode() if isinstance(body, bytes) else json.dumps(body)
+    reqs, sizes, watch_events = {}, {}, 0.0
+    for line in text.splitlines():
+        if line.startswith("apiserver_watch_events_total{"):
+            watch_events += float(line.rsplit(" ", 1)[1])
+            continue
+        into = (reqs if line.startswith("apiserver_request_total{") else
+                sizes if line.startswith("apiserver_response_sizes_sum{") else None)
+        if into is None:
+            continue
+        labels_s, val = line.rsplit(" ", 1)
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', labels_s))
+        key = " ".join(x for x in (lab.get("verb", "?"), lab.get("resource", "") or "-",
+                                   lab.get("subresource", "")) if x)
+        into[key] = into.get(key, 0.0) + float(val)
+    return reqs, sizes, watch_events
+
+
+# what `ec ps` and every `ec monitor` refresh ask the apiserver (kubectl get statefulset, helm
+# list); nothing else in the cluster lists these while a window runs
+EC_QUERIES = ("LIST statefulsets", "LIST secrets")
+
+
+def proc_ticks(pid):
+    """utime + stime of pid and of its children already waited for (ec's kubectl and helm)."""
+    f = Path(f"/proc/{pid}/stat").read_text()
+    fields = f[f.rindex(")") + 2:].split()
+    return sum(int(x) for x in fields[11:15])
+
+
+class Churn:
+    """Pod deletions at LAT_RATE a second (the latency phase's rate), in a thread."""
+
+    def __init__(self, api, names):
+        self.api, self.names, self.stop, self.sent = api, names, threading.Event(), 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        t0, i = time.time(), 0
+        while not self.stop.is_set():
+            due = t0 + i / LAT_RATE
+            if self.stop.wait(max(0.0, due - time.time())):
+                break
+            name = self.names[(i * 7919) % len(self.names)]
+            self.api.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{name}-0")
+            self.sent += 1
+            i += 1
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(30)
+
+
+def api_window(api, seconds, ticks=None, churn_names=None):
+    """Requests per second at the apiserver over `seconds` (its own counters, read before and
+    after), by kind of request; with churn_names, pods of those are deleted at LAT_RATE/s."""
+    m0, b0, w0 = scrape_metrics(api)
+    c0, t0 = (ticks() if ticks else 0), time.monotonic()
+    churn = Churn(Api(), churn_names) if churn_names else None
+    time.sleep(seconds)
+    if churn:
+        churn.close()
+    m1, b1, w1 = scrape_metrics(api)
+    c1, t1 = (ticks() if ticks else 0), time.monotonic()
+    dt = t1 - t0
+    by = {k: round((v - m0.get(k, 0.0)) / dt, 3) for k, v in m1.items() if v - m0.get(k, 0.0) > 0}
+    nbytes = {k: round((v - b0.get(k, 0.0)) / dt) for k, v in b1.items() if v - b0.get(k, 0.0) > 0}
+    return {"seconds": round(dt, 1), "requests_per_s": round(sum(by.values()), 2),
+            "by_request": dict(sorted(by.items(), key=lambda kv: -kv[1])),
+            "ec_queries_per_s": round(sum(by.get(k, 0.0) for k in EC_QUERIES), 3),
+            "ec_query_bytes_per_s": sum(nbytes.get(k, 0) for k in EC_QUERIES),
+            "response_bytes_per_s": dict(sorted(nbytes.items(), key=lambda kv: -kv[1])[:10]),
+            "watch_events_per_s": round((w1 - w0) / dt, 2),
+            "client_cpu_pct": round(100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / dt, 2) if ticks else None,
+            "pods_deleted": churn.sent if churn else 0, "load": load1()}
+
+
+class EcMonitor:
+    """The real `ec monitor` (a Textual TUI) on a pseudo-terminal of 50x200, its screen drained
+    in a thread; stopped with its whole process group."""
+
+    def __init__(self, logpath):
+        import fcntl
+        import pty
+        import struct
+        import termios
+        argv, env = ec_command("monitor")
+        env["TERM"] = "xterm-256color"
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        self.proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.master, self.tail = master, b""
+        self.logf = open(logpath, "wb")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.logf.write(data)
+            self.tail = (self.tail + data)[-200000:]
+
+    def wait_table(self, timeout):
+        """Until the table shows an instance (the first refresh is done)."""
+        deadline = time.monotonic() + timeout
+        while b"bench-ioc-" not in self.tail:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: ec monitor showed no instance in {timeout:.0f} s "
+                                 f"(exit {self.proc.poll()}); screen in {self.logf.name}")
+            time.sleep(0.2)
+
+    def ticks(self):
+        return proc_ticks(self.proc.pid)
+
+    def stop(self):
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.reader.join(5)
+        os.close(self.master)
+        self.logf.close()
+
+
+def cmd_apirate(n):
+    """Requests per second at the apiserver with nothing watching the namespace, with
+    `ec monitor` running, and with iocmgr running: each idle, then while pods change at
+    LAT_RATE/s, APIRATE_S seconds each. The cluster's own controllers and kwok make the
+    baseline, and the apiserver counts no client apart: what tells the clients apart is ec's
+    queries (EC_QUERIES, nobody else makes them) and the watch events sent."""
+    api = Api()
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = OUT / f"apirate-n{n}"
+    work.mkdir(parents=True, exist_ok=True)
+    names = [name_of(i) for i in range(1, n + 1)]
+    res = {"n": n, "seconds": APIRATE_S, "churn_rate_per_s": LAT_RATE, "start": time.strftime("%Y-%m-%d %H:%M:%S")}
+    clients = ["baseline", "iocmgr"] + (["ec monitor"] if ec_command() else [])
+    if not ec_command():
+        log("no BENCH_EC/BENCH_HELM: the ec monitor phase is left out")
+    try:
+        for client in clients:
+            apirate_client(api, n, client, names, work, res)
+    finally:   # what was measured is kept when a later client fails
+        wait_ready(api, n, 600, "pods (end of apirate)")
+        res["end"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(OUT / f"apirate-{n}.json", "w") as f:
+            json.dump(res, f, indent=1)
+        log(f"[n={n}] apirate done: {OUT}/apirate-{n}.json")
+
+
+def apirate_client(api, n, client, names, work, res):
+    """One client's pair of windows (idle, pods changing) into res[client]."""
+    wait_ready(api, n, 600, f"pods (before {client})")
+    wait_quiet(api)
+    ioc = mon = None
+    ticks = None
+    try:
+        if client == "iocmgr":
+            ioc = Ioc(work / "ioc.log", ioc_port(), n)
+            t0 = time.monotonic()
+            while not ioc.when(r"Kubernetes API connected, cache consistent"):
+                if ioc.proc.poll() is not None or time.monotonic() - t0 > BOOT_TIMEOUT:
+                    raise SystemExit(f"bench: iocmgr did not sync; log in {work}/ioc.log")
+                time.sleep(0.2)
+            ticks = ioc.cpu_ticks
+        elif client == "ec monitor":
+            mon = EcMonitor(work / "ec-monitor.screen")
+            mon.wait_table(600)     # one refresh at 1,000 took ~60 s at a load of 13
+            ticks = mon.ticks
+        time.sleep(5)
+        res[client] = {"idle": api_window(api, APIRATE_S, ticks)}
+        log(f"[n={n}] {client}, idle: {res[client]['idle']['requests_per_s']} requests/s at the apiserver, "
+            f"client CPU {res[client]['idle']['client_cpu_pct']} %")
+        res[client]["churn"] = api_window(api, APIRATE_S, ticks, names)
+        log(f"[n={n}] {client}, {LAT_RATE:.0f} pod changes/s: {res[client]['churn']['requests_per_s']} requests/s, "
+            f"client CPU {res[client]['churn']['client_cpu_pct']} %")
+    finally:
+        if ioc:
+            ioc.stop()
+        if mon:
+            mon.stop()
 
 
 # ------------------------------------------------------------------ report
@@ -832,6 +1092,32 @@ def cmd_report():
                    f"{col(rs, lambda r: r['cmd_burst']['caput_to_delete']['p50_ms'])} / "
                    f"{col(rs, lambda r: r['cmd_burst']['caput_to_delete']['p99_ms'])} | "
                    f"{col(rs, lambda r: r['cmd_burst']['load'], 2)} |")
+    if any("ps_ec_s" in r for rs in groups.values() for r in rs):
+        out += ["", "| N | mode | variant | rounds x repeats | ps: kubectl get (s) | ps: real `ec ps` (s) | "
+                "ps: CA, every STATUS (s) | kubectl / CA | ec ps / CA | load (ps) |", "|" + "---|" * 10]
+        for (n, mode, variant), rs in sorted(groups.items()):
+            rs = [r for r in rs if "ps_ec_s" in r]
+            if rs:
+                out.append(f"| {n} | {mode} | {variant} | {len(rs)} x {len(rs[0]['ps_ec_all_s'])} | "
+                           f"{col(rs, lambda r: r['ps_kubectl_s'], 3)} | {col(rs, lambda r: r['ps_ec_s'], 3)} | "
+                           f"{col(rs, lambda r: r['ps_ca_s'], 3)} | {col(rs, lambda r: r['ps_ratio'], 1)} | "
+                           f"{col(rs, lambda r: r['ps_ec_ratio'], 1)} | {col(rs, lambda r: r['load_ps'], 2)} |")
+    rates = [json.loads(f.read_text()) for f in sorted(OUT.glob("apirate-*.json"))]
+    if rates:
+        out += ["", "| N | watching the namespace | pods changing (/s) | all requests (/s) | "
+                "`ec`'s queries: LIST statefulsets + secrets (/s) | their responses (KB/s) | "
+                "watch events sent (/s) | client CPU (% of a core) | load |", "|" + "---|" * 9]
+        for r in sorted(rates, key=lambda r: r["n"]):
+            for client in ("baseline", "iocmgr", "ec monitor"):
+                for ph in ("idle", "churn"):
+                    c = r.get(client, {}).get(ph)
+                    if not c:
+                        continue
+                    out.append(f"| {r['n']} | {'nothing' if client == 'baseline' else client} | "
+                               f"{0 if ph == 'idle' else r['churn_rate_per_s']:g} | {c['requests_per_s']:.2f} | "
+                               f"{sum(c['by_request'].get(k, 0.0) for k in EC_QUERIES):.3f} | "
+                               f"{fmt(c['ec_query_bytes_per_s'] / 1024 if 'ec_query_bytes_per_s' in c else None, 0)} | "
+                               f"{c['watch_events_per_s']:.1f} | {fmt(c['client_cpu_pct'])} | {c['load']:.1f} |")
     over = {k: sum(r.get("callback_overflow", 0) for r in rs) for k, rs in groups.items()}
     if any(over.values()):
         out += ["", "callback queue overflows (\"ring buffer full\"): " +
@@ -850,6 +1136,8 @@ def main():
         cmd_run(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)
     elif cmd == "watch":
         cmd_watch(sys.argv[2])
+    elif cmd == "apirate":
+        cmd_apirate(int(sys.argv[2]))
     elif cmd == "report":
         cmd_report()
     elif cmd == "cleanup":

@@ -19,6 +19,14 @@
 #   BENCH_IOC_TOP             a built iocmgr tree to measure instead of this one
 #   BENCH_IDLE_SECONDS (60), BENCH_QUIET_SECONDS (15), BENCH_LATENCY_CHANGES (200), BENCH_LATENCY_RATE (3/s),
 #   BENCH_COMMANDS (100), BENCH_PS_REPEAT (10), BENCH_CREATE_TIMEOUT (3600)   see bench.py
+#   BENCH_PHASES (all)        all | boot | ps (boot, then only the 'ps' comparison)
+#   BENCH_CA_PORTS            LO-HI: the IOC's CA port from this range (default: any free one)
+#   BENCH_EC (1)              the real `ec` CLI (tests/ec/venv.sh, K8S backend, helm from
+#                             tests/helm/build.sh) in the 'ps' comparison and the API-load phase;
+#                             0 leaves it out
+#   BENCH_APIRATE (1)         after the rounds of each N: requests/s at the apiserver with nothing,
+#                             iocmgr, `ec monitor` watching the namespace, idle and with pods
+#                             changing (BENCH_APIRATE_SECONDS, 60, per window; ~8 min per N); 0: no
 #   IOCMGR_CLUSTER_DIR and the IOCMGR_*_PORT variables: the cluster (default: a bench cluster
 #   of its own in $IOCMGR_CACHE/cluster-bench on ports 17743/17779/17780/17757/17759/17750)
 set -euo pipefail
@@ -96,6 +104,19 @@ else
   bounded 900 "$TOP/tests/cluster/up.sh"
 fi
 
+# ---------------------------------------------------------------- the real ec CLI
+# bench.py reads BENCH_EC / BENCH_HELM (paths); without them it measures without ec and says so
+if [ "${BENCH_EC:-1}" = 1 ]; then
+  if BENCH_EC=$(bounded 900 "$TOP/tests/ec/venv.sh") && BENCH_HELM=$(bounded 900 "$TOP/tests/helm/build.sh"); then
+    export BENCH_EC BENCH_HELM
+  else
+    say "no ec or helm (tests/ec/venv.sh, tests/helm/build.sh failed): measuring without ec"
+    unset BENCH_EC BENCH_HELM
+  fi
+else
+  unset BENCH_EC BENCH_HELM
+fi
+
 # ---------------------------------------------------------------- the machine
 {
   echo "date: $(date -Is)"
@@ -108,6 +129,7 @@ fi
   echo "kwok/etcd: $(basename "$(dirname "$IOCMGR_CLUSTER_BIN")")"
   echo "iocmgr: $(sed -n 's/.*IOCMGR_VERSION *"\(.*\)".*/\1/p' "$TOP/iocmgrApp/src/iocmgrVersion.h"), git $(git -C "$TOP" describe --always --dirty 2>/dev/null)${BENCH_IOC_TOP:+, measured tree $BENCH_IOC_TOP}"
   echo "python: $(python3 --version 2>&1)"
+  echo "ec: ${BENCH_EC:+$("$BENCH_EC" --version 2>&1) ($BENCH_EC), helm $("$BENCH_HELM" version --short 2>&1)}"
   echo "load_at_start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$BENCH_OUT/machine.txt"
 cat "$BENCH_OUT/machine.txt" >&2
@@ -135,6 +157,10 @@ for n in "${sizes[@]}"; do
   if [ "$HOST_ROUND" = 1 ]; then
     wait_load
     BENCH_IOC_MODE=host bounded 1800 python3 "$HERE/bench.py" run "$n" 1
+  fi
+  if [ "${BENCH_APIRATE:-1}" = 1 ]; then
+    wait_load
+    bounded 1800 python3 "$HERE/bench.py" apirate "$n"
   fi
   python3 "$HERE/bench.py" report | tee "$BENCH_OUT/summary.txt"
 done

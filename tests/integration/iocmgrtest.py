@@ -35,10 +35,10 @@ BASE_BIN = EPICS_BASE / "bin" / ARCH
 IOCMGR = TOP / "bin" / ARCH / "iocmgr"
 
 
-def free_port():
-    """A port free for both TCP and UDP on loopback (CA uses both)."""
-    for _ in range(200):
-        port = random.randint(20000, 40000)
+def free_port(ports=None):
+    """A port free for both TCP and UDP on loopback (CA uses both): the first free one of
+    `ports` when given (a suite's own range), else a random one in 20000-40000."""
+    for port in (ports or (random.randint(20000, 40000) for _ in range(200))):
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
                     socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
