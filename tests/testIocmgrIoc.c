@@ -8,6 +8,7 @@
 
 #include <alarm.h>
 #include <dbAccess.h>
+#include <dbCommon.h>
 #include <dbStaticLib.h>
 #include <dbUnitTest.h>
 #include <epicsThread.h>
@@ -73,6 +74,26 @@ static int progress(const char *s)
         || strstr(s, "relisting");
 }
 
+/* A freshly booted manager shows no alarm on a record whose value is known: the
+ * command records read Idle and an empty setpoint is no request, so neither is
+ * UDF (Phoebus draws INVALID as a magenta border). One test per record. */
+static void testIdleWithoutAlarm(void)
+{
+    static const char *const records[] = {
+        INST "START", INST "STOP", INST "RESTART", INST "LOG_FETCH",
+        INST "LOG_PREV_FETCH", INST "IMAGE_SP", "TST:REBOOT"};
+    size_t i;
+    for (i = 0; i < sizeof records / sizeof records[0]; i++) {
+        DBADDR addr;
+        dbCommon *prec;
+        if (dbNameToAddr(records[i], &addr) != 0) testAbort("no PV %s", records[i]);
+        prec = addr.precord;
+        testOk(prec->udf == 0 && prec->stat == NO_ALARM && prec->sevr == NO_ALARM,
+               "%s after boot: UDF %d, STAT %d, SEVR %d", records[i], prec->udf,
+               prec->stat, prec->sevr);
+    }
+}
+
 static const char *writeKubeconfig(void)
 {
     static char path[] = "/tmp/testIocmgrIocXXXXXX";
@@ -94,7 +115,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2][MAX_STRING_SIZE];
 
-    testPlan(48);
+    testPlan(59);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -120,6 +141,11 @@ MAIN(testIocmgrIoc)
     memset(names, 0, sizeof names);
     strcpy(names[0], "bl46p-test-01");
     testdbGetArrFieldEqual("TST:NAMES", DBF_STRING, 2, 1, names);
+    /* No instance new since boot: the screens' text of UNMANAGED is empty, not
+     * an array of empty names. */
+    getLongString("TST:UNMANAGED_TEXT", msg, sizeof msg);
+    testOk(msg[0] == '\0', "UNMANAGED_TEXT is empty: '%s'", msg);
+    testdbGetFieldEqual("TST:UNMANAGED_TEXT.SEVR", DBR_LONG, NO_ALARM);
 
     /* LAST_ERROR holds errors with their time, never the steps of getting in
      * sync, which the watches go through again and again while the API is down. */
@@ -144,6 +170,19 @@ MAIN(testIocmgrIoc)
     testdbGetFieldEqual(INST "STATUS.SEVR", DBR_LONG, INVALID_ALARM);
     testdbGetFieldEqual(INST "STATUS.STAT", DBR_LONG, COMM_ALARM);
     testdbGetFieldEqual(INST "RUNNING.SEVR", DBR_LONG, INVALID_ALARM);
+    testIdleWithoutAlarm();
+    /* An empty setpoint reads as an empty string over CA (one NUL), not as zero
+     * characters: a client given none shows whatever bytes its buffer held. */
+    {
+        DBADDR addr;
+        char sp[16] = "x";
+        long n = sizeof sp;
+        long status;
+        testOk1(dbNameToAddr(INST "IMAGE_SP.VAL$", &addr) == 0);
+        status = dbGetField(&addr, DBR_CHAR, sp, NULL, &n, NULL);
+        testOk(status == 0 && n == 1 && sp[0] == '\0',
+               "IMAGE_SP.VAL$ after boot: %ld characters, first %d", n, sp[0]);
+    }
 
     /* Commands while disconnected are refused in words, not queued. */
     testdbPutFieldOk(INST "RESTART", DBR_LONG, 1);

@@ -21,7 +21,11 @@ packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           python3-pytest procps valgrind curl util-linux
           clang libclang-rt-14-dev
           git redis-server     # the Argo CD test bed (tests/argocd): git repos on file://, redis
-          openjdk-17-jdk-headless maven)
+          # the Phoebus suite (tests/phoebus): Java, Maven, an X server
+          # without a screen, the pointer, the fonts the screens name, and
+          # what JavaFX's GTK glass loads
+          openjdk-17-jdk-headless maven xvfb x11-utils xdotool fonts-liberation
+          libgtk-3-0 libxtst6 libgl1)
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"

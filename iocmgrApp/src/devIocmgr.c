@@ -44,7 +44,7 @@ typedef enum {
     F_ARGO_APP, F_SYNC, F_HEALTH, F_REVISION, F_REVISION_SP, F_OVERRIDE, F_SYNC_MSG,
     /* manager-wide */
     F_CONNECTED, F_NAMESPACE, F_API_URL, F_LAST_ERROR, F_COUNT, F_RUNNING_COUNT,
-    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_REBOOT, F_READONLY, F_MGR_VERSION,
+    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_UNMANAGED_TEXT, F_REBOOT, F_READONLY, F_MGR_VERSION,
     F_ROOT_APP, F_ROOT_SYNC, F_ROOT_HEALTH
 } fieldId;
 
@@ -77,7 +77,8 @@ static const fieldDef fields[] = {
     {"API_URL", F_API_URL, 1, "lsi"}, {"LAST_ERROR", F_LAST_ERROR, 1, "lsi"},
     {"COUNT", F_COUNT, 1, "longin"}, {"RUNNING_COUNT", F_RUNNING_COUNT, 1, "longin"},
     {"FAULT_COUNT", F_FAULT_COUNT, 1, "longin"}, {"NAMES", F_NAMES, 1, "waveform"},
-    {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"REBOOT", F_REBOOT, 1, "bo"},
+    {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"UNMANAGED_TEXT", F_UNMANAGED_TEXT, 1, "lsi"},
+    {"REBOOT", F_REBOOT, 1, "bo"},
     {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
     {"ARGO_APP", F_ROOT_APP, 1, "stringin"}, {"SYNC", F_ROOT_SYNC, 1, "mbbi"},
     {"HEALTH", F_ROOT_HEALTH, 1, "mbbi"},
@@ -311,6 +312,29 @@ static void setLsi(lsiRecord *prec, const char *v)
     prec->len = (epicsUInt32)strlen(prec->val) + 1;
 }
 
+/* UNMANAGED as one line of text, for screens: an empty waveform reaches a CAJ
+ * client (Phoebus) as NELM empty strings, which it draws as ["", "", ...];
+ * an empty string draws as nothing. Names that do not fit end in "...". */
+#define UNMANAGED_TEXT_NAMES 64
+
+static void readUnmanagedText(lsiRecord *prec)
+{
+    char names[UNMANAGED_TEXT_NAMES + 1][40];
+    size_t n, i, len = 0;
+    size_t room = prec->sizv - sizeof ", ...";   /* lsi enforces SIZV >= 16 */
+    iocmgrLock();
+    n = iocmgrReadNames(names, UNMANAGED_TEXT_NAMES + 1, 1);
+    iocmgrUnlock();
+    prec->val[0] = '\0';
+    for (i = 0; i < n && i < UNMANAGED_TEXT_NAMES; i++) {
+        size_t need = strlen(names[i]) + (i ? 2 : 0);
+        if (len + need > room) break;
+        len += (size_t)sprintf(prec->val + len, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (i < n) strcpy(prec->val + len, i ? ", ..." : "...");
+    prec->len = (epicsUInt32)strlen(prec->val) + 1;
+}
+
 static long readLsi(lsiRecord *prec)
 {
     devPvt *d = prec->dpvt;
@@ -321,6 +345,8 @@ static long readLsi(lsiRecord *prec)
         setLsi(prec, d->field == F_IMAGE ? s.view.image
                    : d->field == F_MESSAGE ? s.view.message
                    : d->field == F_SYNC_MSG ? s.view.syncMsg : s.cmdMsg);
+    } else if (d->field == F_UNMANAGED_TEXT) {
+        readUnmanagedText(prec);
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
@@ -414,11 +440,22 @@ static iocmgrCmdKind boKind(fieldId f)
     }
 }
 
+/* A command record's value is known from boot: Idle (bo) or no request (an
+ * empty lso). Left UDF, iocInit would give it INVALID severity until the first
+ * write, and every client would draw an alarm on a healthy manager. */
+static void knownAtBoot(dbCommon *prec)
+{
+    prec->udf = FALSE;
+    prec->stat = NO_ALARM;
+    prec->sevr = NO_ALARM;
+}
+
 static long initBo(boRecord *prec)
 {
     long status = initCommon((dbCommon *)prec, &prec->out, "bo");
     if (status) return status;
     prec->val = 0;
+    knownAtBoot((dbCommon *)prec);
     return 2;
 }
 
@@ -448,7 +485,16 @@ static long writeBo(boRecord *prec)
     return 0;
 }
 
-static long initLso(lsoRecord *prec) { return initCommon((dbCommon *)prec, &prec->out, "lso"); }
+static long initLso(lsoRecord *prec)
+{
+    long status = initCommon((dbCommon *)prec, &prec->out, "lso");
+    if (status) return status;
+    knownAtBoot((dbCommon *)prec);
+    /* The empty string with its NUL, as after a put of "": with LEN 0 a read of
+     * VAL$ returns no characters and clients show stale buffer bytes. */
+    prec->len = 1;
+    return 0;
+}
 
 static long writeLso(lsoRecord *prec)
 {

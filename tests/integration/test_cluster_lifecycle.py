@@ -44,6 +44,8 @@ def test_absent_unmanaged_and_reboot(cluster, tmp_path):
                            check=True, capture_output=True)
             ioc.ca.wait_value(ioc.pv("UNMANAGED"), lambda v, s: LATE in v, timeout=30)
             assert LATE not in ioc.get("NAMES")
+            # the same for screens, as one line of text
+            assert ioc.get("UNMANAGED_TEXT", string=True) == LATE
 
             r = ioc.ca.put(ioc.pv("REBOOT"), 1, wait=False)
             assert r.returncode == 0, r.stderr

@@ -1,0 +1,373 @@
+"""The screens in the real Phoebus 5.0.5 display runtime, against the local
+control plane's demo beamline and iocmgr on CA ports of its own.
+
+One Phoebus JVM (tests/phoebus Harness, under Xvfb) opens every screen the way the
+launcher does, each in its own window with the macros an operator uses: the
+generated overview, the manager header, a row, the instance screen of a Running,
+a Stopped, a Pending and a CrashLoop instance, and an instance screen of a second,
+read-only manager. For each, the runtime's own view is checked: every PV connects,
+no widget shows an alarm its PV's state does not deserve, every text that shows a
+value shows it; a PNG of each is kept. Then an operator's actions, with the pointer
+through the X server: Restart on the overview (button, then the confirmation
+dialog) gives the pod a new uid and the row goes Terminating, Starting, Running;
+Fetch log fills the console log; Stop on the detail screen stops the instance; a
+command refused by a read-only manager shows its message.
+
+Environment: PHOEBUS_REPO (Maven repository with the org.phoebus jars; default
+<repo>/../shared/phoebus/m2), IOCMGR_PHOEBUS_CA_PORT (first of 3 CA ports; default
+free ones), IOCMGR_PHOEBUS_DISPLAY (Xvfb display, default :66),
+IOCMGR_PHOEBUS_OUT (screenshots and numbers, default tests/results/phoebus),
+IOCMGR_PHOEBUS_DOCS=1 (also copy the screenshots into docs/images)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import NAMESPACE
+from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc
+from phoebus import Phoebus, Xvfb, all_connected, classpath, phoebus_repo, resource, summary
+
+REPO = phoebus_repo()
+pytestmark = pytest.mark.skipif(
+    REPO is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository holding "
+    "its jars (shared/phoebus/m2 beside the repository has them)")
+
+P = "BL46P-CS-IOCMGR-01:"
+P_RO = "BL46P-CS-IOCMGR-02:"
+STATIC = ["iocmgr-manager.bob", "iocmgr-row.bob", "iocmgr-instance.bob"]
+RUNNING, STOPPED, PENDING, CRASHLOOP = ("bl46p-ea-ioc-01", "bl46p-ea-ioc-02",
+                                        "bl46p-ea-ioc-03", "bl46p-ea-ioc-04")
+OUT = os.environ.get("IOCMGR_PHOEBUS_OUT") or str(TOP / "tests/results/phoebus")
+
+# key (as the harness finds a display) -> (file, macros, picture name, state)
+SCREENS = {
+    "iocmgr-overview.bob": ("iocmgr-overview.bob", {}, "iocmgr-overview", None),
+    "iocmgr-manager.bob": ("iocmgr-manager.bob", {"P": P}, "iocmgr-manager", None),
+    f"iocmgr-row.bob|I={RUNNING.upper()}": ("iocmgr-row.bob", {"P": P, "I": RUNNING.upper(), "NAME": RUNNING},
+                                           "iocmgr-row", "Running"),
+}
+for _name, _state in ((RUNNING, "Running"), (STOPPED, "Stopped"), (PENDING, "Pending"),
+                      (CRASHLOOP, "CrashLoop")):
+    SCREENS[f"iocmgr-instance.bob|I={_name.upper()}|P={P}"] = (
+        "iocmgr-instance.bob", {"P": P, "I": _name.upper(), "NAME": _name},
+        f"iocmgr-instance-{_state.lower()}", _state)
+RO_KEY = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P_RO}"
+SCREENS[RO_KEY] = ("iocmgr-instance.bob", {"P": P_RO, "I": RUNNING.upper(), "NAME": RUNNING},
+                   "iocmgr-instance-readonly", "Running")
+
+
+@pytest.fixture(scope="module")
+def ports():
+    base = os.environ.get("IOCMGR_PHOEBUS_CA_PORT")
+    return [int(base) + i for i in range(3)] if base else [free_port() for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+def cp():
+    return classpath(REPO)
+
+
+@pytest.fixture(scope="module")
+def alive_ioc(ports, tmp_path_factory):
+    """The Running instance's IOC as far as iocmgr's ALIVE looks at it: a soft IOC
+    serving <I>:UPTIME, counting (kwok runs no container, so nothing else would)."""
+    tmp = tmp_path_factory.mktemp("alive")
+    db = tmp / "uptime.db"
+    db.write_text(f'record(calc, "{RUNNING.upper()}:UPTIME") {{\n  field(SCAN, "1 second")\n'
+                  f'  field(CALC, "A+1")\n  field(INPA, "{RUNNING.upper()}:UPTIME")\n}}\n')
+    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(ports[2]),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield ports[2]
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def managers(cluster, ports, alive_ioc, tmp_path_factory):
+    """The manager an operator uses (its overview written at boot) and a read-only one."""
+    tmp = tmp_path_factory.mktemp("phoebus-iocs")
+    opi = tmp / "opi"
+    opi.mkdir()
+    for name in STATIC:  # as the deployment's install-opi init container does
+        shutil.copy(TOP / "opi" / name, opi / name)
+    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+           "IOCMGR_PENDING_GRACE": "3", "IOCMGR_OPI_DIR": str(opi),
+           "CA_EXTRA_ADDR": f"127.0.0.1:{alive_ioc}"}
+    with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
+            run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
+                    port=ports[1]) as ro:
+        for booted in (ioc, ro):
+            booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
+        yield ioc, ro, opi
+
+
+@pytest.fixture(scope="module")
+def phoebus(cp, managers, ports, tmp_path_factory):
+    ioc, ro, opi = managers
+    display = os.environ.get("IOCMGR_PHOEBUS_DISPLAY", ":66")
+    work = tmp_path_factory.mktemp("phoebus")
+    resources = [resource(str(opi / f), **macros) for f, macros, _, _ in SCREENS.values()]
+    x = Xvfb(display)
+    ph = None
+    try:
+        t0 = time.monotonic()
+        ph = Phoebus(cp, work, display, ports[:2], int(os.environ["EPICS_CA_REPEATER_PORT"]),
+                     resources, work / "phoebus.log")
+        # Up and every display represented: bounded, like every wait here.
+        for key in SCREENS:
+            ph.wait_report(key, lambda w: len(w) > 0, 240, "the display represented")
+        ph.started = time.monotonic() - t0
+        yield ph
+    finally:
+        if ph:
+            ph.close()
+        x.close()
+
+
+def write_numbers(**numbers):
+    """Numbers the docs quote, kept with the screenshots."""
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "numbers.json")
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data.update(numbers)
+    json.dump(data, open(path, "w"), indent=1, sort_keys=True)
+
+
+def picture(phoebus, key, name):
+    """A PNG of the display as the runtime draws it, kept in OUT (and docs/images)."""
+    os.makedirs(OUT, exist_ok=True)
+    png = os.path.join(OUT, name + ".png")
+    phoebus.ok(f"snap {key} {png}")
+    if os.environ.get("IOCMGR_PHOEBUS_DOCS") == "1":
+        shutil.copy(png, TOP / "docs/images" / (name + ".png"))
+    return png
+
+
+@pytest.mark.parametrize("name", STATIC + ["iocmgr-overview.bob"])
+def test_every_element_is_a_property(phoebus, managers, name):
+    """Phoebus ignores an element that is no property of its widget without a word:
+    the screens once asked for confirmation with <confirm_dialog>, which Phoebus 5
+    calls show_confirm_dialog, so Restart acted on the first click."""
+    unknown = phoebus.ok(f"lint {managers[2] / name}", timeout=60)["unknown"]
+    assert not unknown, unknown
+
+
+# What deserves an alarm on these screens (DESIGN.md "Alarms mean something"):
+# STATUS by its value as docs/status.md decides it (Pending is past the 3 s grace
+# here), ALIVE while the IOC of a running pod is silent (the crash-looping one),
+# and the manager's count of faulty instances while there are some. Nothing
+# else on a healthy manager.
+STATUS_SEVERITY = {"Running": {"NONE"}, "Stopped": {"NONE"}, "Starting": {"MINOR"},
+                   "Terminating": {"MINOR"}, "Pending": {"MAJOR"}, "CrashLoop": {"MAJOR"},
+                   "Failed": {"MAJOR"}, "Absent": {"MAJOR"}}
+
+
+def deserved(pv, values):
+    """The severities a PV's value deserves; values: every PV's value on the screen."""
+    name = pv["name"].split(".")[0]
+    if name.endswith(":STATUS"):
+        return STATUS_SEVERITY.get(pv["value"], {"INVALID"})
+    if name.endswith(":ALIVE"):  # the IOC of a running pod does not answer
+        running = values.get(name[:-len("ALIVE")] + "RUNNING") == "Yes"
+        return {"MAJOR"} if pv["value"] == "Silent" and running else {"NONE"}
+    if name.endswith(":FAULT_COUNT"):
+        return {"MINOR", "MAJOR"} if int(pv["value"]) > 0 else {"NONE"}
+    return {"NONE"}
+
+
+def alarm_problems(widgets):
+    """Widgets that draw an alarm (border) their PV does not deserve, or do not draw
+    one it does."""
+    problems = []
+    values = {pv["name"]: pv["value"] for w in widgets for pv in w["pvs"]}
+    for w in widgets:
+        if not (w["border_alarm"] and w.get("primary") and w["visible"]):
+            continue
+        pv = w["primary"]
+        want = deserved(pv, values)
+        if pv["severity"] not in want:
+            problems.append(f"{w['path']}: {pv['name']} = {pv['value']!r} is {pv['severity']}"
+                            f"/{pv['status']}, deserves {'/'.join(sorted(want))}")
+    return problems
+
+
+def text_problem(w):
+    """What is wrong with what a text widget shows for its PV: a placeholder, a value
+    other than the PV's, or anything at all for an empty array; None if nothing."""
+    if w["type"] != "textupdate" or not w.get("primary"):
+        return None
+    pv, text = w["primary"], w["text"] or ""
+    value = pv["value"]
+    if text.startswith("<") and text.endswith(">"):
+        return f"{w['path']}: shows the placeholder {text!r}"
+    if isinstance(value, str) and value.startswith("array[0]") and text:
+        return f"{w['path']}: an empty array shows {text!r}"
+    if isinstance(value, str) and not value.startswith("array[") and text != value:
+        try:
+            if float(text) == float(value):
+                return None
+        except ValueError:
+            pass
+        return f"{w['path']}: shows {text!r}, the PV holds {value!r}"
+    return None
+
+
+def text_problems(phoebus, key, widgets):
+    """text_problem() of every widget; a widget's text follows a new value a moment
+    later (UPTIME of a crash-looping pod resets), so a mismatch is looked at again."""
+    problems = []
+    for w in widgets:
+        for _ in range(3):
+            problem = text_problem(w)
+            if not problem:
+                break
+            time.sleep(0.5)
+            w = phoebus.ok(f"widget {key} {w['path']}")["widget"]
+        else:
+            problems.append(problem)
+    return problems
+
+
+def long_string_problems(phoebus, key, widgets, managers):
+    """Long strings (.VAL$, a char array) shown as another CA client, caget -S,
+    reads them: an empty one must show nothing, not bytes the server did not send.
+    Values change (MESSAGE counts restarts), so a mismatch is read again twice."""
+    problems = []
+    for w in widgets:
+        pv = w.get("primary")
+        if w["type"] not in ("textupdate", "textentry") or not pv or not pv["name"].endswith(".VAL$"):
+            continue
+        ioc = managers[1] if pv["name"].startswith(P_RO) else managers[0]
+        for _ in range(3):
+            # caget -S escapes quotes, backslashes and unprintable bytes
+            truth = ioc.ca.get(pv["name"], string=True).encode("latin-1").decode("unicode_escape")
+            shown = phoebus.ok(f"widget {key} {w['path']}")["widget"]["text"] or ""
+            if shown == truth:
+                break
+            time.sleep(0.5)
+        else:
+            problems.append(f"{w['path']}: shows {shown!r}, caget -S reads {truth!r}")
+    return problems
+
+
+@pytest.mark.parametrize("key", list(SCREENS))
+def test_screen(phoebus, managers, key):
+    _, _, name, state = SCREENS[key]
+    widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
+    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
+    # show the instance in the state this screen is about.
+    time.sleep(4)
+    if state:
+        wait_text(phoebus, key, "Status", lambda t: t == state, 45, state)
+    widgets = phoebus.report(key)
+    n = len({pv["name"] for w in widgets for pv in w["pvs"]})
+    png = picture(phoebus, key, name)
+    json.dump(widgets, open(os.path.join(OUT, name + ".json"), "w"), indent=1)
+    write_numbers(**{f"pvs_connected.{name}": n, "phoebus_start_s": round(phoebus.started, 1)})
+    print(f"{name}: {n} PVs connected, picture {png}")
+    assert all_connected(widgets), summary(widgets)
+    problems = alarm_problems(widgets)
+    problems += text_problems(phoebus, key, widgets)
+    problems += long_string_problems(phoebus, key, widgets, managers)
+    assert not problems, "\n".join(problems)
+
+
+def confirm(phoebus, question):
+    """The confirmation dialog the button opened: check its question, press Yes."""
+    deadline = time.monotonic() + 15
+    while not (dialogs := phoebus.ok("dialogs")["dialogs"]):
+        assert time.monotonic() < deadline, "no confirmation dialog within 15 s of the click"
+        time.sleep(0.2)
+    assert len(dialogs) == 1 and dialogs[0]["header"] == question, dialogs
+    assert dialogs[0]["buttons"] == ["Yes", "No"], dialogs
+    phoebus.ok("press Yes")
+    while phoebus.ok("dialogs")["dialogs"]:
+        assert time.monotonic() < deadline + 5, "the dialog did not close after Yes"
+        time.sleep(0.2)
+
+
+def wait_text(phoebus, key, path, pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        w = phoebus.ok(f"widget {key} {path}")["widget"]
+        if pred(w["text"] or ""):
+            return w
+        assert time.monotonic() < deadline, f"{key} {path}: {what} not within {timeout} s; shows {w['text']!r}"
+        time.sleep(0.3)
+
+
+def pod_uid(cluster, name):
+    return cluster.kubectl("-n", NAMESPACE, "get", "pod", f"{name}-0", "-o", "jsonpath={.metadata.uid}",
+                           check=False)
+
+
+def in_order(seen, wanted):
+    it = iter(seen)
+    return all(any(s == w for s in it) for w in wanted)
+
+
+def test_restart_button_on_overview(phoebus, cluster):
+    key, row = "iocmgr-overview.bob", RUNNING
+    wait_text(phoebus, key, f"{row}/Status", lambda t: t == "Running", 60, "Running")
+    uid0 = pod_uid(cluster, row)
+    assert uid0
+    phoebus.ok(f"record {key} {row}/Status")
+    t0 = time.monotonic()
+    phoebus.ok(f"click {key} {row}/Restart")
+    confirm(phoebus, f"Restart {row}? (deletes its pod; Kubernetes starts a new one)")
+    deadline = time.monotonic() + 60
+    while (uid := pod_uid(cluster, row)) in ("", uid0):
+        assert time.monotonic() < deadline, "the pod kept its uid 60 s after Restart was confirmed"
+        time.sleep(0.1)
+    t_uid = time.monotonic() - t0
+    wait_text(phoebus, key, f"{row}/Status", lambda t: t == "Running", 90, "Running again")
+    t_running = time.monotonic() - t0
+    seen = phoebus.ok(f"recorded {key} {row}/Status")["values"]
+    assert in_order(seen, ["Terminating", "Starting", "Running"]), seen
+    write_numbers(restart_click_to_new_uid_s=round(t_uid, 2), restart_click_to_running_s=round(t_running, 2),
+                  restart_states_seen=seen)
+    print(f"Restart: click -> new pod uid {t_uid:.2f} s, -> Running {t_running:.2f} s; row showed {seen}")
+
+
+def test_fetch_log_fills_console_log(phoebus):
+    key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
+    phoebus.ok(f"click {key} Fetch log")
+    w = wait_text(phoebus, key, "Log", lambda t: f"Starting IOC {RUNNING} from image" in t, 30,
+                  "the console log")
+    assert "iocInit" in w["text"] and w["primary"]["severity"] == "NONE", w
+    picture(phoebus, key, "iocmgr-instance-log")
+
+
+def test_stop_and_start_on_detail_screen(phoebus, cluster, managers):
+    key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
+    wait_text(phoebus, key, "Status", lambda t: t == "Running", 60, "Running")
+    try:
+        phoebus.ok(f"click {key} Stop")
+        confirm(phoebus, f"Stop {RUNNING}? (scales its StatefulSet to 0; the IOC goes off the network)")
+        wait_text(phoebus, key, "Status", lambda t: t == "Stopped", 60, "Stopped")
+        assert cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0"
+        wait_text(phoebus, key, "Command message", lambda t: "stop" in t.lower(), 10, "the command's result")
+        # and back, as an operator would
+        phoebus.ok(f"click {key} Start")
+        confirm(phoebus, f"Start {RUNNING}? (scales its StatefulSet to 1)")
+        wait_text(phoebus, key, "Status", lambda t: t == "Running", 90, "Running again")
+    finally:
+        # the beamline is left as it was found, whatever failed above
+        if cluster.jsonpath("statefulset", RUNNING, "{.spec.replicas}") == "0":
+            managers[0].ca.put(managers[0].pv("START", RUNNING), 1)
+
+
+def test_readonly_manager_refuses_with_message(phoebus, cluster):
+    uid0 = pod_uid(cluster, RUNNING)
+    phoebus.ok(f"click {RO_KEY} Restart")
+    confirm(phoebus, f"Restart {RUNNING}? (deletes its pod; Kubernetes starts a new one)")
+    w = wait_text(phoebus, RO_KEY, "Command message", lambda t: "refused" in t, 15, "the refusal")
+    assert w["text"] == "RESTART refused: the manager is read-only", w
+    status = phoebus.ok(f"widget {RO_KEY} Command status")["widget"]
+    assert status["text"] == "Error", status
+    picture(phoebus, RO_KEY, "iocmgr-instance-refused")
+    time.sleep(2)
+    assert pod_uid(cluster, RUNNING) == uid0, "a read-only manager's Restart deleted the pod"
