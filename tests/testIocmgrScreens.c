@@ -92,7 +92,7 @@ static void overview_embeds_one_row_per_instance(void **state)
     assert_non_null(strstr(xml, "<NAME>bl46p-di-dcam-01</NAME>"));
     /* rows stack below the header in the manager's order */
     assert_true(strstr(xml, "bl46p-ea-ioc-01") < strstr(xml, "bl46p-mo-ioc-01"));
-    assert_non_null(strstr(xml, "<y>205</y>"));
+    assert_non_null(strstr(xml, "<y>231</y>"));  /* 10 + header 156 + 5 + 2 rows of 30 */
     assert_int_equal(count(xml, "<widget "), count(xml, "</widget>"));
     free(xml);
 }

@@ -7,7 +7,8 @@ generated overview, the manager header, a row, the instance screen of a Running,
 a Stopped, a Pending and a CrashLoop instance, and an instance screen of a second,
 read-only manager. For each, the runtime's own view is checked: every PV connects,
 no widget shows an alarm its PV's state does not deserve, every text that shows a
-value shows it; a PNG of each is kept. Then an operator's actions, with the pointer
+value shows it, the Argo CD widgets read "n/a" and empty (the demo beamline has no
+Argo CD); a PNG of each is kept. Then an operator's actions, with the pointer
 through the X server: Restart on the overview (button, then the confirmation
 dialog) gives the pod a new uid and the row goes Terminating, Starting, Running;
 Fetch log fills the console log; Stop on the detail screen stops the instance; a
@@ -159,7 +160,7 @@ def test_every_element_is_a_property(phoebus, managers, name):
 # STATUS by its value as docs/status.md decides it (Pending is past the 3 s grace
 # here), ALIVE while the IOC of a running pod is silent (the crash-looping one),
 # and the manager's count of faulty instances while there are some. Nothing
-# else on a healthy manager.
+# else on a healthy manager: not SYNC, HEALTH or OVERRIDE without Argo CD.
 STATUS_SEVERITY = {"Running": {"NONE"}, "Stopped": {"NONE"}, "Starting": {"MINOR"},
                    "Terminating": {"MINOR"}, "Pending": {"MAJOR"}, "CrashLoop": {"MAJOR"},
                    "Failed": {"MAJOR"}, "Absent": {"MAJOR"}}
@@ -191,6 +192,26 @@ def alarm_problems(widgets):
         if pv["severity"] not in want:
             problems.append(f"{w['path']}: {pv['name']} = {pv['value']!r} is {pv['severity']}"
                             f"/{pv['status']}, deserves {'/'.join(sorted(want))}")
+    return problems
+
+
+# The demo beamline is not deployed by Argo CD: the Argo CD widgets must say so,
+# "n/a" and empty, without alarm (alarm_problems() checks the severity).
+NOT_ARGO = {":ARGO_APP": "", ":SYNC": "n/a", ":HEALTH": "n/a", ":REVISION": "",
+            ":OVERRIDE": "From git", ":SYNC_MSG": ""}
+
+
+def argo_problems(widgets):
+    """Argo CD widgets of a beamline without Argo CD that show anything but n/a."""
+    problems = []
+    for w in widgets:
+        pv = w.get("primary")
+        if w["type"] != "textupdate" or not pv:
+            continue
+        name = pv["name"].split(".")[0]
+        want = next((v for k, v in NOT_ARGO.items() if name.endswith(k)), None)
+        if want is not None and (w["text"] or "") != want:
+            problems.append(f"{w['path']}: {name} shows {w['text']!r} without Argo CD, not {want!r}")
     return problems
 
 
@@ -270,6 +291,7 @@ def test_screen(phoebus, managers, key):
     print(f"{name}: {n} PVs connected, picture {png}")
     assert all_connected(widgets), summary(widgets)
     problems = alarm_problems(widgets)
+    problems += argo_problems(widgets)
     problems += text_problems(phoebus, key, widgets)
     problems += long_string_problems(phoebus, key, widgets, managers)
     assert not problems, "\n".join(problems)
