@@ -187,6 +187,8 @@ def test_alarm_configuration_names_served_pvs(served):
     assert f"{PREFIX}CONNECTED" in pvs
     assert sum(p.endswith(":STATUS") for p in pvs) == count
     assert sum(p.endswith(":ALIVE") for p in pvs) == count
+    # one alarm per fault (docs/alarms.md): nothing else, no Argo CD PV
+    assert len(pvs) == 2 * count + 1
     for pv in root.iter("pv"):
         assert pv.findtext("enabled") == "true" and pv.findtext("latching") == "false"
         assert pv.findtext("description")
