@@ -3,6 +3,7 @@
 # set) it first brings up the local control plane on loopback with the demo
 # beamline (tests/cluster), then starts the IOC against it, serving Channel
 # Access on loopback only.
+# IOCMGR_DEMO_ARGOCD=1: the beamline deployed by the real Argo CD (tests/argocd).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,17 @@ if [ -z "${IOCMGR_KUBECONFIG:-}" ] && [ -z "${KUBECONFIG:-}" ]; then
     export IOCMGR_NAMESPACE=${IOCMGR_NAMESPACE:-bl46p-iocs}
     cluster_note="The local control plane keeps running: stop it with tests/cluster/down.sh
 kubectl for it: . ${IOCMGR_CLUSTER_DIR:-$IOCMGR_CACHE/cluster-run}/env; kubectl -n $IOCMGR_NAMESPACE get sts,pods"
+    # IOCMGR_DEMO_ARGOCD=1: the bl46p beamline deployed by the real Argo CD instead
+    # (tests/argocd, docs/argocd.md), in its own namespace; iocmgr manages that one.
+    if [ "${IOCMGR_DEMO_ARGOCD:-0}" = 1 ]; then
+        "$top/tests/argocd/up.sh"
+        # shellcheck disable=SC1091
+        . "${IOCMGR_CLUSTER_DIR:-$IOCMGR_CACHE/cluster-run}-argocd/env"
+        export IOCMGR_NAMESPACE=$IOCMGR_ARGOCD_NAMESPACE
+        cluster_note="The local control plane and Argo CD keep running: stop them with
+  tests/argocd/down.sh; tests/cluster/down.sh
+kubectl: . ${IOCMGR_CLUSTER_DIR:-$IOCMGR_CACHE/cluster-run}/env; kubectl -n $IOCMGR_NAMESPACE get applications,sts,pods"
+    fi
 else
     cluster_note="Cluster: ${IOCMGR_KUBECONFIG:-$KUBECONFIG}"
 fi

@@ -20,6 +20,7 @@ packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates python3
           python3-pytest python3-venv procps valgrind curl util-linux
           clang libclang-rt-14-dev
+          git redis-server     # the Argo CD test bed (tests/argocd): git repos on file://, redis
           # the Phoebus suites (tests/phoebus, tests/alarm): Java, Maven, an X
           # server without a screen, the pointer, the fonts the screens name, and
           # what JavaFX's GTK glass loads

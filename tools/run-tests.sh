@@ -4,7 +4,8 @@
 # Unit and IOC-level tests first; then, against a local Kubernetes control
 # plane on loopback (tests/cluster) with the demo beamline, the cluster smoke
 # test, the Kubernetes layer's integration tests and the IOC's integration
-# tests with real CA clients, the fault-injection tests, and the whole suite once
+# tests with real CA clients, the fault-injection tests, iocmgr against the real
+# Argo CD (tests/argocd), and the whole suite once
 # more built with AddressSanitizer and UBSan (tools/sanitize.sh asan).
 # IOCMGR_TEST_UNIT_ONLY=1 stops after the first part.
 #
@@ -41,8 +42,10 @@ if [ -z "${repeater_pid:-}" ]; then
     exit 1
 fi
 test_cluster=""
+argocd_bed=""
 cleanup() {
     kill "$repeater_pid" 2>/dev/null
+    [ -z "$argocd_bed" ] || tests/argocd/down.sh >/dev/null 2>&1
     [ -z "$test_cluster" ] || tests/cluster/down.sh >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -162,6 +165,27 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
         # IOCMGR_TEST_FAULTS=0 leaves them out.
         [ "${IOCMGR_TEST_FAULTS:-1}" = 0 ] ||
             run_pytest ioc-faults tests/integration/test_cluster_faults.py
+        # the real Argo CD (tests/argocd: application controller and repo server
+        # built from the Go module proxy, cached by version; redis) on 127.0.0.1:16600-16619,
+        # deploying the bl46p beamline in its own namespace, and iocmgr's Argo CD tests
+        # with real CA clients against it (docs/argocd.md: times). IOCMGR_TEST_ARGOCD=0
+        # leaves it out.
+        if [ "${IOCMGR_TEST_ARGOCD:-1}" != 0 ]; then
+            export IOCMGR_ARGOCD_DIR=$IOCMGR_CLUSTER_DIR-argocd IOCMGR_ARGOCD_REDIS_PORT=16600
+            export IOCMGR_ARGOCD_REPO_PORT=16601 IOCMGR_ARGOCD_REPO_METRICS_PORT=16602
+            export IOCMGR_ARGOCD_CONTROLLER_METRICS_PORT=16603
+            echo "=== Argo CD test bed (tests/argocd/up.sh)"
+            argocd_bed=1
+            if tests/argocd/up.sh; then
+                run_pytest argocd tests/integration/test_argocd_*.py
+            else
+                echo "not ok - the Argo CD test bed did not come up; see above"
+                failed=$((failed + 1))
+                failures+=("argocd-up")
+            fi
+            tests/argocd/down.sh
+            argocd_bed=""
+        fi
         # the real Phoebus alarm server (Kafka, service-alarm-server) reading what
         # iocmgr publishes: its configuration checked and imported, a crash loop,
         # Pending, Stopped, an apiserver outage (tests/alarm, docs/alarms.md).

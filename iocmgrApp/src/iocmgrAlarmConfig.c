@@ -37,7 +37,10 @@ static const char statusGuidance[] =
     "Failed (MAJOR): the container ended with an error; read the log, fix, then RESTART. "
     "Absent (MAJOR): the instance is expected but no StatefulSet exists in the namespace: "
     "deploy it again (ec deploy, helm upgrade) or drop it from the expected list. "
-    "Unknown (INVALID): iocmgr lost the Kubernetes API; see the CONNECTED alarm.";
+    "Unknown (INVALID): iocmgr lost the Kubernetes API; see the CONNECTED alarm. "
+    "Stopped (MINOR, beamlines deployed by Argo CD): a start was requested through the root "
+    "Application but Argo CD has not applied it: $(P)$(I):MESSAGE says what the root asks for, "
+    "$(P)$(I):SYNC and $(P)$(I):SYNC_MSG show the sync and its last operation's message.";
 
 static const char aliveGuidance[] =
     "Silent (MAJOR) while the instance should run: the pod is up but the IOC does not answer "
@@ -101,6 +104,12 @@ static const char *domainOf(const char *const *domains, size_t i)
     return domains && domains[i] && *domains[i] ? domains[i] : OTHER_DOMAIN;
 }
 
+/* Only STATUS and ALIVE per instance: one alarm per fault (DESIGN.md). Argo CD's
+ * SYNC, HEALTH and OVERRIDE stay on the screens, not here: HEALTH Degraded is the
+ * pod STATUS already alarms on; an OutOfSync app whose start is not applied is the
+ * Stopped (MINOR) STATUS already alarming, and a drift self-heal reverts in seconds;
+ * OVERRIDE is what every Start/Stop from the screens sets, an operator's act and
+ * not a fault. The root's SYNC/HEALTH on the manager aggregate the same faults. */
 static void instance(FILE *f, const char *prefix, const char *name, const char *pvName)
 {
     char description[160];

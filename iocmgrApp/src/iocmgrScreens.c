@@ -17,7 +17,7 @@ static const char *driverName = "iocmgrScreens";
 enum {
     MARGIN = 10,
     WIDTH = 1220,
-    HEADER_HEIGHT = 130,
+    HEADER_HEIGHT = 156,
     ROW_HEIGHT = 30,
     ROWS_Y = MARGIN + HEADER_HEIGHT + 5
 };

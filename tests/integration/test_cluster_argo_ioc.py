@@ -75,17 +75,25 @@ def root_params(cluster):
     return {p["name"]: p.get("value") for p in json.loads(out or "[]")}
 
 
-@pytest.fixture(scope="module")
-def beamline(cluster):
+def application_crd(cluster):
+    """Argo CD's Application CRD applied and established; None, or why it cannot be had."""
     crd = subprocess.run([str(TOP / "tests/k8s/integration/argo-crd.sh")], capture_output=True, text=True)
     if crd.returncode != 0:
-        pytest.skip(f"no Argo CD Application CRD: {crd.stderr.strip()} (argo-crd.sh needs go and the "
-                    "Go module proxy once)")
+        return (f"no Argo CD Application CRD: {crd.stderr.strip()} (argo-crd.sh needs go and the "
+                "Go module proxy once)")
     cluster.kubectl("apply", "-f", crd.stdout.strip())
     # kubectl wait fails before the CRD's first condition exists
     wait_until(lambda: cluster.kubectl("get", "crd", "applications.argoproj.io", "-o",
                                        'jsonpath={.status.conditions[?(@.type=="Established")].status}',
                                        check=False) == "True", 60, step=0.5, what="the Application CRD established")
+    return None
+
+
+@pytest.fixture(scope="module")
+def beamline(cluster):
+    missing = application_crd(cluster)
+    if missing:
+        pytest.skip(missing)
     for ns in (APPS, IOCS):
         cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=60s")
         cluster.kubectl("create", "namespace", ns)

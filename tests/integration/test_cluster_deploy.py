@@ -160,12 +160,15 @@ def test_chart_values_reach_the_iocs_environment(cluster, tmp_path):
                     "--set", "selector=ioc=true", "--set", "image.tag=1.2.3")
     sts = find(docs, "StatefulSet")
     container = sts["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e.get("value") for e in container["env"]}
+    env = container_env(docs)
     assert env["IOCMGR_PREFIX"] == "BL46P-CS-IOCMGR-01:"
     assert env["IOCMGR_READONLY"] == "1" and env["IOCMGR_NAMESPACE"] == "p46-iocs"
     assert env["IOCMGR_USERS"] == "op1,op2" and env["IOCMGR_HOSTS"] == "ws1"
     assert env["IOCMGR_SELECTOR"] == "ioc=true" and env["IOCMGR_KUBECONFIG"] == "incluster"
     assert env["EPICS_CA_MAX_ARRAY_BYTES"] == "1000000" and env["IOCMGR_PENDING_GRACE"] == "60"
+    assert env["IOCMGR_CRASH_SETTLE"] == "120"
+    # without Argo CD's Role, no Applications are watched
+    assert env["IOCMGR_ARGO_NAMESPACE"] == "none" and "IOCMGR_ARGO_ROOT" not in env
     assert container["image"] == "registry.example.org/controls/iocmgr:1.2.3"
     expected = find(docs, "ConfigMap")["data"]["expected.yaml"]
     assert expected.split() == ["instances:", "-", '"bl46p-ea-ioc-01"', "-", '"bl46p-mo-ioc-01"']
@@ -192,6 +195,21 @@ def test_argocd_mode_adds_exactly_the_application_rules(cluster, tmp_path):
     binding = find(docs, "RoleBinding", f"{RELEASE}-argocd")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "iocmgr", "namespace": NAMESPACE}]
     assert find(docs, "Role", RELEASE)["rules"] == find(without, "Role", RELEASE)["rules"]
+    # the IOC looks for the root where the Role lets it: the Applications' namespace
+    env = container_env(docs)
+    assert env["IOCMGR_ARGO_NAMESPACE"] == "bl46p-beamline"
+    assert env["IOCMGR_ARGO_ROOT"] == "" and env["IOCMGR_ARGO_INSTANCE_LABEL"] == ""
+    env = container_env(template(cluster, tmp_path, "--set", "argocd.enabled=true",
+                                 "--set", "argocd.root=bl46p", "--set", "argocd.instanceLabel=-",
+                                 "--set", "crashSettle=30"))
+    assert env["IOCMGR_ARGO_NAMESPACE"] == NAMESPACE      # default: the release namespace
+    assert env["IOCMGR_ARGO_ROOT"] == "bl46p" and env["IOCMGR_ARGO_INSTANCE_LABEL"] == "-"
+    assert env["IOCMGR_CRASH_SETTLE"] == "30"
+
+
+def container_env(docs):
+    container = find(docs, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
 
 
 @needs_helm
@@ -317,6 +335,8 @@ def test_helm_install_runs_iocmgr_connected_in_cluster(cluster, installed, tmp_p
         assert f"{api.hostname}:{api.port}" in ioc.get("API_URL", string=True)
         assert int(ioc.get("COUNT")) == len(expected)
         assert ioc.get("READONLY") == "Read-write"
+        # Argo CD off in the chart: no root, and n/a without alarm
+        assert ioc.get("ARGO_APP") == "" and ioc.get("SYNC") == "n/a" and ioc.get("HEALTH") == "n/a"
         # the manager is not one of the instances it manages
         assert RELEASE not in ioc.ca.get(ioc.pv("NAMES"))
 
@@ -365,3 +385,18 @@ def test_helm_upgrade_of_a_value_rolls_the_pod(cluster, installed, tmp_path):
                            "jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}") == RELEASE
     with running_as_the_pod(cluster, tmp_path) as ioc:
         assert ioc.get("READONLY") == "Read-only"
+
+
+@needs_helm
+def test_helm_upgrade_to_argocd_mode_names_the_root(cluster, installed, tmp_path):
+    """argocd.root reaches the IOC: the manager's ARGO_APP names it. This cluster has
+    no Argo CD, so the root is not found: SYNC Unknown, HEALTH Missing."""
+    tmp, _ = installed
+    pod = f"{RELEASE}-0"
+    uid = wait_pod(cluster, pod)
+    helm(cluster, tmp, "upgrade", RELEASE, str(CHART), "--namespace", NAMESPACE, "--reuse-values",
+         "--set", "argocd.enabled=true", "--set", "argocd.root=bl46p", "--set", "crashSettle=30")
+    wait_pod(cluster, pod, old_uid=uid)
+    with running_as_the_pod(cluster, tmp_path) as ioc:
+        assert ioc.get("ARGO_APP") == f"{NAMESPACE}/bl46p"
+        assert ioc.get("SYNC") == "Unknown" and ioc.get("HEALTH") == "Missing"

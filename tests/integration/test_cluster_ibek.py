@@ -21,6 +21,7 @@ from iocmgrtest import ARCH, TOP, run_ioc
 IBEK = os.environ.get("IOCMGR_IBEK", "")
 EXAMPLE = TOP / "ibek/example/config"
 PREFIX = "TST-IBEK-01:"
+ROOT = "bl46p"
 
 pytestmark = pytest.mark.skipif(
     not (IBEK and Path(IBEK).is_file()),
@@ -38,8 +39,10 @@ def generated(cluster, tmp_path_factory):
     whose IOC_NAME, EC_TARGET and kubeconfig point at the test cluster."""
     runtime = tmp_path_factory.mktemp("runtime")
     opi = tmp_path_factory.mktemp("opi")     # not in runtime: ibek empties its output directory
+    # EC_TARGET in ec's Argo CD form: it names the root Application, not the namespace
     env = dict(os.environ, IBEK=IBEK, RUNTIME_DIR=str(runtime), IOC_NAME="tst-ibek-01",
-               IOCMGR_PREFIX=PREFIX, IOCMGR_KUBECONFIG=cluster.kubeconfig, EC_TARGET=NAMESPACE,
+               IOCMGR_PREFIX=PREFIX, IOCMGR_KUBECONFIG=cluster.kubeconfig,
+               EC_TARGET=f"{NAMESPACE}/{ROOT}",
                IOCMGR_OPI_DIR=str(opi), IOCMGR_ALARM_CONFIG=str(opi / "iocmgr-alarms.xml"))
     t0 = time.monotonic()
     r = subprocess.run([str(TOP / "ibek/start.sh"), "--generate", str(EXAMPLE)], env=env,
@@ -57,10 +60,13 @@ def test_ibek_generates_st_cmd_with_iocmgr_commands(generated):
     # the Generic IOC frame ibek writes, then the Manager entity's pre_init
     assert f'cd "{TOP}"' in lines
     assert "dbLoadDatabase dbd/ioc.dbd" in lines and "ioc_registerRecordDeviceDriver pdbbase" in lines
-    assert any(l.startswith('iocmgrConfigure("') and f'"{NAMESPACE}")' in l for l in lines), st
+    assert any(l.startswith('iocmgrConfigure("') and l.endswith('"", "")') for l in lines), st
     assert 'iocmgrExpect("bl46p-ea-ioc-01")' in lines
     load = [l for l in lines if l.startswith("iocmgrLoadInstances(")]
     assert load and load[0].startswith(f'iocmgrLoadInstances("{PREFIX}", "db/iocmgrInstance.template"')
+    # the defaults: Argo CD from EC_TARGET, crash settle 120 s; before the instances load
+    for line in ('iocmgrArgoCD("", "", "")', "iocmgrCrashSettle(120)"):
+        assert line in lines and lines.index(line) < lines.index(load[0]), st
     assert lines.index(load[0]) < lines.index(f"dbLoadRecords {generated}/ioc.db") < lines.index("iocInit")
     assert (TOP / "dbd/ioc.dbd").exists() and (TOP / "bin" / ARCH / "ioc").exists()
 
@@ -84,7 +90,8 @@ def test_ibek_boot_serves_the_demo_beamline(cluster, generated, tmp_path):
                                             "jsonpath={.items[*].metadata.name}").split())
     dbl = tmp_path / "dbl.txt"
     t0 = time.monotonic()
-    with run_ioc(tmp_path, {}, prefix=PREFIX, binary=TOP / "bin" / ARCH / "ioc",
+    pod_env = {"EC_TARGET": f"{NAMESPACE}/{ROOT}"}     # iocmgr reads it at boot too
+    with run_ioc(tmp_path, pod_env, prefix=PREFIX, binary=TOP / "bin" / ARCH / "ioc",
                  startup=generated / "st.cmd", post_iocsh=[f"dbl > {dbl}", f"aspuag > {tmp_path}/uag.txt",
                              f"asphag > {tmp_path}/hag.txt"]) as ioc:
         deadline = time.monotonic() + 30
@@ -95,6 +102,8 @@ def test_ibek_boot_serves_the_demo_beamline(cluster, generated, tmp_path):
             time.sleep(0.3)
         print(f"ibek boot to CONNECTED: {time.monotonic() - t0:.1f} s")
         assert ioc.get("NAMESPACE") == NAMESPACE
+        # the root EC_TARGET names; this cluster has no Argo CD, so it is not found
+        assert ioc.get("ARGO_APP") == f"{NAMESPACE}/{ROOT}" and ioc.get("HEALTH") == "Missing"
         count = int(ioc.get("COUNT"))
         assert count == len(expected)
         names = ioc.ca.get(ioc.pv("NAMES"))
@@ -131,9 +140,29 @@ def test_ibek_schema_and_validation_follow_the_entity_model(tmp_path):
         config.mkdir(parents=True)
         (config / "ioc.yaml").write_text("ioc_name: tst-ibek-02\ndescription: bad\nentities:\n"
                                          "  - type: iocmgr.Manager\n" + body)
-        r = subprocess.run([IBEK, "runtime", "generate2", str(config), "--definitions",
-                            str(TOP / "ibek/iocmgr.ibek.support.yaml"), "-o", str(tmp_path / word / "out"),
-                            "--no-pvi"], env=dict(os.environ, IOC=str(TOP), RUNTIME_DIR=str(tmp_path)),
-                           capture_output=True, text=True, timeout=120)
+        r = generate2(config, tmp_path / word / "out", tmp_path)
         assert r.returncode != 0 and f"iocmgr.Manager`.{word}" in r.stdout + r.stderr, r.stderr[-2000:]
         assert not (tmp_path / word / "out/st.cmd").exists()
+
+
+def generate2(config, out, runtime):
+    """ibek runtime generate2 of a config directory with our support YAML."""
+    return subprocess.run([IBEK, "runtime", "generate2", str(config), "--definitions",
+                           str(TOP / "ibek/iocmgr.ibek.support.yaml"), "-o", str(out), "--no-pvi"],
+                          env=dict(os.environ, IOC=str(TOP), RUNTIME_DIR=str(runtime)),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_ibek_passes_argo_cd_and_crash_settle(tmp_path):
+    """The Argo CD parameters and the crash settle reach their iocsh commands."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "ioc.yaml").write_text(
+        "ioc_name: tst-ibek-03\ndescription: argo\nentities:\n  - type: iocmgr.Manager\n"
+        '    P: "TST-IBEK-03:"\n    argo_namespace: bl46p-beamline\n    argo_root: bl46p\n'
+        '    argo_instance_label: "-"\n    crash_settle: 30\n')
+    r = generate2(config, tmp_path / "out", tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [l.strip() for l in (tmp_path / "out/st.cmd").read_text().splitlines()]
+    assert 'iocmgrArgoCD("bl46p-beamline", "bl46p", "-")' in lines
+    assert "iocmgrCrashSettle(30)" in lines

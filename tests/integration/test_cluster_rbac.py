@@ -1,4 +1,7 @@
-"""With rights too small for a command, the API's own 403 reaches CMD_MSG."""
+"""RBAC: with rights too small for a command, the API's own 403 reaches CMD_MSG; the
+shipped Role (tests/cluster/demo/01-rbac.yaml) has exactly its rules, Argo CD
+Applications included, and the limited identity reaches nothing beyond them."""
+import json
 import subprocess
 
 from conftest import NAMESPACE
@@ -61,3 +64,60 @@ contexts:
         msg = ioc.get("CMD_MSG", i, string=True)
         assert "403" in msg and "forbidden" in msg and "iocmgr-viewer" in msg, msg
         assert ioc.get("RESTART.SEVR", i) == "MAJOR"
+
+
+# The Role of tests/cluster/demo/01-rbac.yaml, rule for rule: what iocmgr may do and
+# nothing more (DESIGN.md, Kubernetes access). A rule added or widened fails here.
+EXPECTED_RULES = {
+    ("apps", "statefulsets"): {"get", "list", "watch", "patch"},
+    ("apps", "statefulsets/scale"): {"get", "patch"},
+    ("apps", "deployments"): {"get", "list", "watch"},
+    ("", "pods"): {"get", "list", "watch", "delete"},
+    ("", "pods/log"): {"get"},
+    ("", "events"): {"list", "watch"},
+    ("argoproj.io", "applications"): {"get", "list", "watch", "patch"},
+}
+
+
+def test_role_has_exactly_the_shipped_rules(cluster):
+    role = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "role", "iocmgr", "-o", "json"))
+    got = {}
+    for rule in role["rules"]:
+        assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
+        for g in rule["apiGroups"]:
+            for r in rule["resources"]:
+                got.setdefault((g, r), set()).update(rule["verbs"])
+    assert got == EXPECTED_RULES
+    # and no cluster-wide binding gives the ServiceAccount more
+    sa = f"system:serviceaccount:{NAMESPACE}:iocmgr"
+    crbs = json.loads(cluster.kubectl("get", "clusterrolebindings", "-o", "json"))["items"]
+    bound = [b["metadata"]["name"] for b in crbs for s in b.get("subjects") or []
+             if s.get("kind") == "ServiceAccount" and s.get("name") == "iocmgr"
+             and s.get("namespace") == NAMESPACE]
+    assert bound == [], f"{sa} is bound cluster-wide by {bound}"
+
+
+def test_limited_identity_reaches_applications_in_its_namespace_only(cluster):
+    """The API server's own answer for the ServiceAccount's token (limited.kubeconfig):
+    Argo CD Applications readable and patchable here (the root's Helm parameters),
+    not creatable, not deletable, not replaceable, and nothing in any other namespace."""
+    limited = str(cluster.dir / "limited.kubeconfig")
+
+    def can(verb, resource, *where):
+        r = subprocess.run(["kubectl", "--kubeconfig", limited, "auth", "can-i", verb, resource, *where],
+                           env=cluster.env, capture_output=True, text=True, timeout=30)
+        assert r.stdout.strip() in ("yes", "no"), r.stdout + r.stderr
+        return r.stdout.strip() == "yes"
+
+    apps = "applications.argoproj.io"
+    here = ("-n", NAMESPACE)
+    for verb in ("get", "list", "watch", "patch"):
+        assert can(verb, apps, *here), f"{verb} {apps} in {NAMESPACE} refused"
+    for verb in ("create", "delete", "update", "deletecollection"):
+        assert not can(verb, apps, *here), f"{verb} {apps} in {NAMESPACE} allowed"
+    for ns in ("argocd", "default", "kube-system"):
+        for verb in ("get", "list", "patch"):
+            assert not can(verb, apps, "-n", ns), f"{verb} {apps} in {ns} allowed"
+    assert not can("list", apps, "--all-namespaces")
+    assert not can("patch", "appprojects.argoproj.io", *here)
+    assert not can("get", "secrets", *here)

@@ -142,6 +142,12 @@ def test_generated_overview_has_one_row_per_instance(served):
     assert "bl46p-ea-ioc-01" in names
     for w in rows:
         assert w.findtext("macros/I") == w.findtext("macros/NAME").upper()
+    # the header gets the height iocmgr-manager.bob has (it grew with the Argo CD
+    # line), and the rows start below it
+    header = next(w for w in root.iter("widget") if w.findtext("file") == "iocmgr-manager.bob")
+    height = int(ET.parse(OPI / "iocmgr-manager.bob").getroot().findtext("height"))
+    assert int(header.findtext("height")) == height
+    assert min(int(w.findtext("y")) for w in rows) >= int(header.findtext("y")) + height
 
 
 def test_every_screen_pv_is_served(served):
@@ -181,6 +187,8 @@ def test_alarm_configuration_names_served_pvs(served):
     assert f"{PREFIX}CONNECTED" in pvs
     assert sum(p.endswith(":STATUS") for p in pvs) == count
     assert sum(p.endswith(":ALIVE") for p in pvs) == count
+    # one alarm per fault (docs/alarms.md): nothing else, no Argo CD PV
+    assert len(pvs) == 2 * count + 1
     for pv in root.iter("pv"):
         assert pv.findtext("enabled") == "true" and pv.findtext("latching") == "false"
         assert pv.findtext("description")

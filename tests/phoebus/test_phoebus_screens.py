@@ -4,17 +4,20 @@ control plane's demo beamline and iocmgr on CA ports of its own.
 One Phoebus JVM (tests/phoebus Harness, under Xvfb) opens every screen the way the
 launcher does, each in its own window with the macros an operator uses: the
 generated overview, the manager header, a row, the instance screen of a Running,
-a Stopped, a Pending and a CrashLoop instance, and an instance screen of a second,
-read-only manager. For each, the runtime's own view is checked: every PV connects,
+a Stopped, a Pending and a CrashLoop instance, an instance screen of a second,
+read-only manager, and one of a third manager whose instance an Argo CD Application
+manages (Argo CD's own CRD, the Applications written here: no controller runs). For each, the runtime's own view is checked: every PV connects,
 no widget shows an alarm its PV's state does not deserve, every text that shows a
-value shows it; a PNG of each is kept. Then an operator's actions, with the pointer
+value shows it, the Argo CD widgets read "n/a" and empty (the demo beamline has no
+Argo CD) or, on the Argo CD instance, its Application, OutOfSync and Overridden with
+their MINOR border; a PNG of each is kept. Then an operator's actions, with the pointer
 through the X server: Restart on the overview (button, then the confirmation
 dialog) gives the pod a new uid and the row goes Terminating, Starting, Running;
 Fetch log fills the console log; Stop on the detail screen stops the instance; a
 command refused by a read-only manager shows its message.
 
 Environment: PHOEBUS_REPO (Maven repository with the org.phoebus jars; default
-<repo>/../shared/phoebus/m2), IOCMGR_PHOEBUS_CA_PORT (first of 3 CA ports; default
+<repo>/../shared/phoebus/m2), IOCMGR_PHOEBUS_CA_PORT (first of 4 CA ports; default
 free ones), IOCMGR_PHOEBUS_DISPLAY (Xvfb display, default :66),
 IOCMGR_PHOEBUS_OUT (screenshots and numbers, default tests/results/phoebus),
 IOCMGR_PHOEBUS_DOCS=1 (also copy the screenshots into docs/images)."""
@@ -28,6 +31,7 @@ import pytest
 
 from conftest import NAMESPACE
 from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc
+from test_cluster_argo_ioc import APP, STS, application_crd, apply, tracking
 from phoebus import Phoebus, Xvfb, all_connected, classpath, phoebus_repo, resource, summary
 
 REPO = phoebus_repo()
@@ -37,6 +41,9 @@ pytestmark = pytest.mark.skipif(
 
 P = "BL46P-CS-IOCMGR-01:"
 P_RO = "BL46P-CS-IOCMGR-02:"
+P_ARGO = "BL46X-CS-IOCMGR-01:"
+# the Argo CD beamline: apps, IOCs, root, the one instance (ec's EC_TARGET=<APPS>/<ROOT>)
+APPS, IOCS, ROOT, ARGO_INST = "bl46x-beamline", "bl46x-iocs", "bl46x", "bl46x-ea-ioc-01"
 STATIC = ["iocmgr-manager.bob", "iocmgr-row.bob", "iocmgr-instance.bob"]
 RUNNING, STOPPED, PENDING, CRASHLOOP = ("bl46p-ea-ioc-01", "bl46p-ea-ioc-02",
                                         "bl46p-ea-ioc-03", "bl46p-ea-ioc-04")
@@ -57,12 +64,15 @@ for _name, _state in ((RUNNING, "Running"), (STOPPED, "Stopped"), (PENDING, "Pen
 RO_KEY = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P_RO}"
 SCREENS[RO_KEY] = ("iocmgr-instance.bob", {"P": P_RO, "I": RUNNING.upper(), "NAME": RUNNING},
                    "iocmgr-instance-readonly", "Running")
+ARGO_KEY = f"iocmgr-instance.bob|I={ARGO_INST.upper()}|P={P_ARGO}"
+SCREENS[ARGO_KEY] = ("iocmgr-instance.bob", {"P": P_ARGO, "I": ARGO_INST.upper(), "NAME": ARGO_INST},
+                     "iocmgr-instance-argocd", "Running")
 
 
 @pytest.fixture(scope="module")
 def ports():
     base = os.environ.get("IOCMGR_PHOEBUS_CA_PORT")
-    return [int(base) + i for i in range(3)] if base else [free_port() for _ in range(3)]
+    return [int(base) + i for i in range(4)] if base else [free_port() for _ in range(4)]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +96,35 @@ def alive_ioc(ports, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def managers(cluster, ports, alive_ioc, tmp_path_factory):
-    """The manager an operator uses (its overview written at boot) and a read-only one."""
+def argo_beamline(cluster):
+    """One instance managed by a child Application of root ROOT, in namespaces of its
+    own; the child OutOfSync and the root overriding its revision. None (and the
+    Argo CD screen skipped) without Argo CD's CRD."""
+    missing = application_crd(cluster)
+    if missing:
+        yield missing
+        return
+    for ns in (APPS, IOCS):
+        cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=60s")
+        cluster.kubectl("create", "namespace", ns)
+    apply(cluster, APP.format(name=ROOT, ns=APPS, iocs=APPS, annotations="", repo="deploy", path="apps",
+                              rev="main", params=f'[{{name: services.{ARGO_INST}.targetRevision, value: "2024.5.1"}}]'))
+    apply(cluster, APP.format(name=ARGO_INST, ns=APPS, iocs=IOCS, repo="services", path=f"services/{ARGO_INST}",
+                              rev="2024.4.1", params='[{name: global.enabled, value: "true"}]',
+                              annotations=tracking(f"{APPS}_{ROOT}:argoproj.io/Application:{APPS}/{ARGO_INST}")))
+    cluster.kubectl("-n", APPS, "patch", "application", ARGO_INST, "--type=merge",
+                    "-p", '{"status": {"sync": {"status": "OutOfSync"}}}')
+    apply(cluster, STS.format(name=ARGO_INST, ns=IOCS, labels="",
+                              annotations=tracking(f"{APPS}_{ARGO_INST}:apps/StatefulSet:{IOCS}/{ARGO_INST}")))
+    yield None
+    for ns in (APPS, IOCS):
+        cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+
+
+@pytest.fixture(scope="module")
+def managers(cluster, ports, alive_ioc, argo_beamline, tmp_path_factory):
+    """The manager an operator uses (its overview written at boot), a read-only one
+    and one of the Argo CD beamline."""
     tmp = tmp_path_factory.mktemp("phoebus-iocs")
     opi = tmp / "opi"
     opi.mkdir()
@@ -98,15 +135,17 @@ def managers(cluster, ports, alive_ioc, tmp_path_factory):
            "CA_EXTRA_ADDR": f"127.0.0.1:{alive_ioc}"}
     with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
             run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
-                    port=ports[1]) as ro:
-        for booted in (ioc, ro):
+                    port=ports[1]) as ro, \
+            run_ioc(tmp, {**env, "IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}", "IOCMGR_OPI_DIR": ""},
+                    prefix=P_ARGO, port=ports[3]) as argo:
+        for booted in (ioc, ro, argo):
             booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
-        yield ioc, ro, opi
+        yield ioc, ro, opi, argo
 
 
 @pytest.fixture(scope="module")
 def phoebus(cp, managers, ports, tmp_path_factory):
-    ioc, ro, opi = managers
+    opi = managers[2]
     display = os.environ.get("IOCMGR_PHOEBUS_DISPLAY", ":66")
     work = tmp_path_factory.mktemp("phoebus")
     resources = [resource(str(opi / f), **macros) for f, macros, _, _ in SCREENS.values()]
@@ -114,7 +153,7 @@ def phoebus(cp, managers, ports, tmp_path_factory):
     ph = None
     try:
         t0 = time.monotonic()
-        ph = Phoebus(cp, work, display, ports[:2], int(os.environ["EPICS_CA_REPEATER_PORT"]),
+        ph = Phoebus(cp, work, display, [ports[0], ports[1], ports[3]], int(os.environ["EPICS_CA_REPEATER_PORT"]),
                      resources, work / "phoebus.log")
         # Up and every display represented: bounded, like every wait here.
         for key in SCREENS:
@@ -159,7 +198,9 @@ def test_every_element_is_a_property(phoebus, managers, name):
 # STATUS by its value as docs/status.md decides it (Pending is past the 3 s grace
 # here), ALIVE while the IOC of a running pod is silent (the crash-looping one),
 # and the manager's count of faulty instances while there are some. Nothing
-# else on a healthy manager.
+# else on a healthy manager: not SYNC, HEALTH or OVERRIDE without Argo CD, and with
+# it only the states the records make MINOR (docs/pvs.md).
+ARGO_MINOR = {":SYNC": "OutOfSync", ":HEALTH": "Degraded", ":OVERRIDE": "Overridden"}
 STATUS_SEVERITY = {"Running": {"NONE"}, "Stopped": {"NONE"}, "Starting": {"MINOR"},
                    "Terminating": {"MINOR"}, "Pending": {"MAJOR"}, "CrashLoop": {"MAJOR"},
                    "Failed": {"MAJOR"}, "Absent": {"MAJOR"}}
@@ -175,6 +216,9 @@ def deserved(pv, values):
         return {"MAJOR"} if pv["value"] == "Silent" and running else {"NONE"}
     if name.endswith(":FAULT_COUNT"):
         return {"MINOR", "MAJOR"} if int(pv["value"]) > 0 else {"NONE"}
+    for suffix, minor in ARGO_MINOR.items():
+        if name.endswith(suffix):
+            return {"MINOR"} if pv["value"] == minor else {"NONE"}
     return {"NONE"}
 
 
@@ -192,6 +236,35 @@ def alarm_problems(widgets):
             problems.append(f"{w['path']}: {pv['name']} = {pv['value']!r} is {pv['severity']}"
                             f"/{pv['status']}, deserves {'/'.join(sorted(want))}")
     return problems
+
+
+# What the Argo CD widgets show (alarm_problems() checks their severity): the demo
+# beamline is not deployed by Argo CD, so "n/a" and empty; the Argo CD instance's
+# child is OutOfSync and its root overrides its revision (argo_beamline).
+NOT_ARGO = {":ARGO_APP": "", ":SYNC": "n/a", ":HEALTH": "n/a", ":REVISION": "",
+            ":OVERRIDE": "From git", ":SYNC_MSG": ""}
+ARGO = {f"{ARGO_INST.upper()}:ARGO_APP": f"{APPS}/{ARGO_INST}", f"{ARGO_INST.upper()}:SYNC": "OutOfSync",
+        f"{ARGO_INST.upper()}:HEALTH": "Healthy", f"{ARGO_INST.upper()}:REVISION": "2024.4.1",
+        f"{ARGO_INST.upper()}:OVERRIDE": "Overridden",
+        f"{ARGO_INST.upper()}:SYNC_MSG": "Succeeded: successfully synced (all tasks run)"}
+
+
+def argo_problems(widgets, shown, required):
+    """Argo CD widgets (by the end of their PV name) that show other than shown, and
+    the required ones (ends of PV names) no widget shows."""
+    problems, seen = [], set()
+    for w in widgets:
+        pv = w.get("primary")
+        if w["type"] != "textupdate" or not pv:
+            continue
+        name = pv["name"].split(".")[0]
+        key = next((k for k in shown if name.endswith(k)), None)
+        if key is None:
+            continue
+        seen.add(key)
+        if (w["text"] or "") != shown[key]:
+            problems.append(f"{w['path']}: {name} shows {w['text']!r}, not {shown[key]!r}")
+    return problems + [f"no widget shows {k}" for k in sorted(set(required) - seen)]
 
 
 def text_problem(w):
@@ -240,7 +313,7 @@ def long_string_problems(phoebus, key, widgets, managers):
         pv = w.get("primary")
         if w["type"] not in ("textupdate", "textentry") or not pv or not pv["name"].endswith(".VAL$"):
             continue
-        ioc = managers[1] if pv["name"].startswith(P_RO) else managers[0]
+        ioc = {P_RO: managers[1], P_ARGO: managers[3]}.get(pv["name"].split(":")[0] + ":", managers[0])
         for _ in range(3):
             # caget -S escapes quotes, backslashes and unprintable bytes
             truth = ioc.ca.get(pv["name"], string=True).encode("latin-1").decode("unicode_escape")
@@ -254,8 +327,10 @@ def long_string_problems(phoebus, key, widgets, managers):
 
 
 @pytest.mark.parametrize("key", list(SCREENS))
-def test_screen(phoebus, managers, key):
+def test_screen(phoebus, managers, argo_beamline, key):
     _, _, name, state = SCREENS[key]
+    if key == ARGO_KEY and argo_beamline:
+        pytest.skip(argo_beamline)
     widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
     # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
     # show the instance in the state this screen is about.
@@ -270,6 +345,11 @@ def test_screen(phoebus, managers, key):
     print(f"{name}: {n} PVs connected, picture {png}")
     assert all_connected(widgets), summary(widgets)
     problems = alarm_problems(widgets)
+    shown = ARGO if key == ARGO_KEY else NOT_ARGO
+    # the instance screen has them all, the header (alone or in the overview) the root's
+    required = (set(shown) if SCREENS[key][0] == "iocmgr-instance.bob" else
+                {":ARGO_APP", ":SYNC", ":HEALTH"} if SCREENS[key][0] != "iocmgr-row.bob" else set())
+    problems += argo_problems(widgets, shown, required)
     problems += text_problems(phoebus, key, widgets)
     problems += long_string_problems(phoebus, key, widgets, managers)
     assert not problems, "\n".join(problems)
