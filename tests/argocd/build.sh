@@ -57,8 +57,11 @@ mv -f "$tmp/argocd-bed" "$ARGOCD_BIN/argocd-bed"
 rm -rf "$tmp" "$src"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-application-controller"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-repo-server"
-got=$("$ARGOCD_BIN/argocd-repo-server" version 2>&1 | head -1) || true
-argocd_say "repo-server says: $got"
+# each name must reach its own command (--help prints its flags, starts nothing)
+"$ARGOCD_BIN/argocd-repo-server" --help 2>&1 | grep -q -- --disable-tls ||
+  argocd_die "$ARGOCD_BIN/argocd-repo-server --help does not show the repo server's flags"
+"$ARGOCD_BIN/argocd-application-controller" --help 2>&1 | grep -q -- --application-namespaces ||
+  argocd_die "$ARGOCD_BIN/argocd-application-controller --help does not show the controller's flags"
 echo "$stamp" > "$ARGOCD_BIN/.stamp"
 argocd_say "argo-cd $ARGOCD_VERSION built in $((SECONDS - t0))s"
 echo "$ARGOCD_BIN"

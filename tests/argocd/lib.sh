@@ -37,11 +37,12 @@ IOCMGR_ARGOCD_CONTROLLER_METRICS_PORT=${IOCMGR_ARGOCD_CONTROLLER_METRICS_PORT:-1
 ARGOCD_PROCS="redis-server argocd-repo-server argocd-application-controller"
 # the cluster helpers with the bed's run dir and binaries (symlinks in $BED/bin)
 bed_proc() { local f=$1; shift; CLUSTER_BIN=$BED/bin RUN=$BED "$f" "$@"; }
-# the environment the Argo CD servers run in: in-cluster destination = the kubeconfig;
-# no GPG; its askpass socket, temp dirs (git clones, helm) and HOME in the bed; helm,
-# git and git-verify-wrapper.sh on PATH
+# the environment the Argo CD servers run in: in-cluster destination = the cluster's
+# kubeconfig (ARGOCD_FAKE_IN_CLUSTER reads $KUBECONFIG, not --kubeconfig); no GPG; its
+# askpass socket, temp dirs (git clones, helm) and HOME in the bed; helm, git and
+# git-verify-wrapper.sh on PATH
 bed_env() {
-  export ARGOCD_FAKE_IN_CLUSTER=true ARGOCD_GPG_ENABLED=false
+  export ARGOCD_FAKE_IN_CLUSTER=true ARGOCD_GPG_ENABLED=false KUBECONFIG=$IOCMGR_CLUSTER_DIR/kubeconfig
   export ARGOCD_ASK_PASS_SOCK=$BED/askpass.sock TMPDIR=$BED/tmp HOME=$BED/home
   export PATH=$BED/path:$PATH
 }
