@@ -13,7 +13,12 @@ ARGOCD_VERSION=$(awk '($1=="github.com/argoproj/argo-cd/v3" && $2 ~ /^v/){print 
 export GOTOOLCHAIN=${GOTOOLCHAIN_ARGOCD:-go1.27.3}
 
 IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
-ARGOCD_BIN=$IOCMGR_CACHE/argocd/$ARGOCD_VERSION/bin
+# one directory per version AND build inputs (gomod/, build.sh): a build from other
+# inputs (another checkout sharing the cache) never replaces the binary a running bed
+# was started from (its pid checks compare /proc/PID/exe with that file)
+ARGOCD_STAMP=$(cat "$ARGOCD_SRC"/gomod/go.mod "$ARGOCD_SRC"/gomod/go.sum "$ARGOCD_SRC"/gomod/main.go \
+  "$ARGOCD_SRC"/build.sh | sha256sum | cut -c1-16)
+ARGOCD_BIN=$IOCMGR_CACHE/argocd/$ARGOCD_VERSION/$ARGOCD_STAMP/bin
 # the module's own files (CRDs, hack/git-verify-wrapper.sh), from Go's module cache
 argocd_moddir() { (cd "$ARGOCD_SRC/gomod" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3); }
 
