@@ -136,6 +136,14 @@ static void a_stop_argo_cd_has_not_applied_shows(void **state)
     assert_non_null(strstr(v.message, "stop requested (services.bl46p-ea-ioc-01.enabled=false on Application "
                                       "bl46p-beamline/bl46p): Argo CD has not applied it yet"));
     assert_non_null(strstr(v.message, "root last reconciled 2026-12-01T10:00:00Z"));
+    assert_string_equal(v.syncMsg, "Succeeded: successfully synced (all tasks run); root not synced yet: it asks "
+                                   "enabled=false, the child still has global.enabled=true (root last reconciled "
+                                   "2026-12-01T10:00:00Z)");
+    /* once Argo CD rendered it into the child, the operation is all SYNC_MSG says */
+    o.child.globalEnabled = 0;
+    v = runningView();
+    iocmgrArgoDerive(&o, &v);
+    assert_string_equal(v.syncMsg, "Succeeded: successfully synced (all tasks run)");
 }
 
 static void a_start_argo_cd_has_not_applied_is_minor(void **state)

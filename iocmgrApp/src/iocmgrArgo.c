@@ -88,6 +88,14 @@ void iocmgrArgoDerive(const k8sArgoOwner *o, iocmgrView *v)
                  desired ? "true" : "false", o->child.namespace_, o->child.name);
     }
     if (desired >= 0) v->enabled = desired;
+    /* The child's global.enabled is rendered from the root's values when Argo CD
+     * syncs the root: while they differ, the root's change has not gone through. */
+    if (v->override && desired >= 0 && o->child.globalEnabled >= 0 && desired != o->child.globalEnabled) {
+        size_t n = strlen(v->syncMsg);
+        snprintf(v->syncMsg + n, sizeof v->syncMsg - n, "; root not synced yet: it asks enabled=%s, "
+                 "the child still has global.enabled=%s (root last reconciled %s)", desired ? "true" : "false",
+                 o->child.globalEnabled ? "true" : "false", o->root.reconciledAt[0] ? o->root.reconciledAt : "never");
+    }
 
     if (desired == 0 && v->status == IOCMGR_STOPPED) {
         snprintf(v->message, sizeof v->message, "stopped as desired: %s", where);

@@ -45,6 +45,7 @@ struct k8sClient {
     pthread_mutex_t syncLock;   /* guards connected/syncMessage for readers on other threads */
     int connected;              /* -1 before the first report */
     char syncMessage[600];
+    char appsMessage[600];      /* why the Applications are not listed, "" when they are */
 };
 
 /* ------------------------------------------------------ cache callbacks */
@@ -132,6 +133,8 @@ static void hState(void *arg)
                s->watch.message);
 
     pthread_mutex_lock(&c->syncLock);
+    snprintf(c->appsMessage, sizeof c->appsMessage, "%s", c->streams[W_APPS].watch.synced ? ""
+             : c->streams[W_APPS].watch.message[0] ? c->streams[W_APPS].watch.message : "not listed yet");
     changed = c->connected != connected || strcmp(c->syncMessage, msg) != 0;
     wasConnected = c->connected == 1;
     c->connected = connected;
@@ -720,7 +723,6 @@ void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out)
 {
     k8sInstance inst;
     k8sArgoConfig cfg = { c->appNamespace, c->rootApp, c->instanceLabel };
-    stream *apps = &c->streams[W_APPS];
 
     if (!c->appNamespace[0] || k8sClientGetInstance(c, instance, &inst) != 0) {
         memset(out, 0, sizeof *out);
@@ -728,11 +730,13 @@ void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out)
     }
     k8sArgoResolve(inst.kind, inst.namespace_, inst.name, inst.argoTrackingId, inst.argoInstanceLabel,
                    &cfg, lookupApp, c, out);
-    if (out->problem[0] && !apps->watch.synced) {
+    /* the watch's own state belongs to the network thread: its words are kept under syncLock */
+    pthread_mutex_lock(&c->syncLock);
+    if (out->problem[0] && c->appsMessage[0]) {
         size_t n = strlen(out->problem);
-        snprintf(out->problem + n, sizeof out->problem - n, " (Applications: %s)",
-                 apps->watch.message[0] ? apps->watch.message : "not listed yet");
+        snprintf(out->problem + n, sizeof out->problem - n, " (Applications: %s)", c->appsMessage);
     }
+    pthread_mutex_unlock(&c->syncLock);
 }
 
 int k8sClientSetAppParam(k8sClient *c, const char *app, const char *param, const char *value,

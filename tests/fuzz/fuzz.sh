@@ -49,6 +49,7 @@ sources() {
 mergelen() {
     case $1 in
     watch) echo 8192 ;;
+    argo) echo 4096 ;;
     *) maxlen "$1" ;;
     esac
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "k8sArgo.h"
 #include "k8sClient.h"
 #include "k8sNet.h"
 #include "k8sWatch.h"
@@ -662,6 +663,191 @@ static void test_forced_410(void **state)
     k8sConfigFree(b.cfg);
 }
 
+
+/* ---------------------------------------------------------- Argo CD ---- */
+
+/* With Argo CD's own Application CRD (run.sh applies it; argo-crd.sh) and no
+ * Argo CD running: the Applications list+watch, who owns an instance, and
+ * the root's parameter patch against the real API, with its resourceVersion
+ * guard, RBAC and the bad cases. The controller's reaction is the test bed's
+ * business (tests/argocd). */
+
+#define ROOT_TRACKING "argocd.argoproj.io/tracking-id: " NS "_it-root:argoproj.io/Application:" NS "/it-argo"
+
+static void applyApp(const char *name, const char *annotations, const char *source)
+{
+    assert_int_equal(sh("kubectl apply -n " NS " -f - >/dev/null <<'EOF'\n"
+                        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: %s\n"
+                        "  annotations: {%s}\n"
+                        "spec:\n  project: default\n  destination: {name: in-cluster, namespace: " NS "}\n%s\n"
+                        "status:\n  sourceType: Helm\n  sync: {status: Synced}\n  health: {status: Healthy}\n"
+                        "EOF", name, annotations, source), 0);
+}
+
+static int appRv(const char *name, char *rv, size_t len)
+{
+    k8sApp a;
+    if (k8sClientGetApp(client, NS, name, &a) != 0)
+        return 0;
+    snprintf(rv, len, "%s", a.resourceVersion);
+    return 1;
+}
+
+static int appHas(const char *name, const char *param, const char *value)
+{
+    k8sApp a;
+    char v[256];
+    return k8sClientGetApp(client, NS, name, &a) == 0 && k8sAppParam(&a, param, v, sizeof v) == 0 &&
+           strcmp(v, value) == 0;
+}
+
+static int ownerProblem(const char *instance, const char *words)
+{
+    k8sArgoOwner o;
+    k8sClientArgoOwner(client, instance, &o);
+    return o.managed && strstr(o.problem, words) != NULL;
+}
+
+static void setParam(k8sClient *c, const char *app, const char *param, const char *value, waiter *w)
+{
+    char err[512];
+    memset(&w->res, 0, sizeof w->res);
+    w->done = 0;
+    if (k8sClientSetAppParam(c, app, param, value, 0, onDone, w, err, sizeof err))
+        fail_msg("not queued: %s", err);
+    waitDone(w);
+}
+
+static void test_argo(void **state)
+{
+    waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    k8sArgoOwner o;
+    k8sInstance inst;
+    char rv[32], kc[600], out[4096];
+    FILE *f;
+    size_t n;
+    (void)state;
+    if (!getenv("IOCMGR_ARGO_CRD")) {
+        skip();   /* run.sh says why: argo-crd.sh could not get the CRD */
+        return;
+    }
+    applyApp("it-root", "",
+             "  source:\n    repoURL: file:///nowhere/deploy.git\n    path: apps\n    targetRevision: main\n"
+             "    helm: {parameters: [{name: other.thing, value: '1.10', forceString: true}]}\n"
+             "  syncPolicy: {automated: {prune: true, selfHeal: true}}");
+    applyApp("it-argo", ROOT_TRACKING,
+             "  source:\n    repoURL: file:///nowhere/services.git\n    path: services/it-argo\n"
+             "    targetRevision: '2024.4.1'\n    helm: {parameters: [{name: global.enabled, value: 'true'}]}");
+    applySts("it-argo", 1, ", ioc: 'true'");
+    assert_int_equal(sh("kubectl annotate -n " NS " sts it-argo --overwrite "
+                        "argocd.argoproj.io/tracking-id=" NS "_it-argo:apps/StatefulSet:" NS "/it-argo >/dev/null"), 0);
+    WAIT_FOR(appRv("it-root", rv, sizeof rv) && appRv("it-argo", rv, sizeof rv), 20);
+    WAIT_FOR(k8sClientGetInstance(client, "it-argo", &inst) == 0 && inst.argoTrackingId[0], 20);
+
+    k8sClientArgoOwner(client, "it-argo", &o);
+    assert_true(o.managed);
+    assert_true(o.haveRoot);
+    assert_string_equal(o.svc, "it-argo");
+    assert_string_equal(o.root.name, "it-root");
+    assert_string_equal(o.child.targetRevision, "2024.4.1");
+    assert_string_equal(o.child.syncStatus, "Synced");
+    assert_string_equal(o.problem, "");
+    /* a StatefulSet without the annotation is no Application's */
+    k8sClientArgoOwner(client, "it-b", &o);
+    assert_false(o.managed);
+
+    /* stop: the parameter is added, the other one kept as it was, the StatefulSet untouched */
+    setParam(client, "it-root", "services.it-argo.enabled", "false", &w);
+    assert_true(w.res.ok);
+    assert_string_equal(w.res.message, "services.it-argo.enabled=false on Application " NS "/it-root");
+    WAIT_FOR(appHas("it-root", "services.it-argo.enabled", "false"), 20);
+    f = popen("kubectl get -n " NS " application it-root -o jsonpath='{.spec.source.helm.parameters}'", "r");
+    assert_non_null(f);
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    assert_non_null(strstr(out, "{\"forceString\":true,\"name\":\"other.thing\",\"value\":\"1.10\"}"));
+    assert_non_null(strstr(out, "{\"name\":\"services.it-argo.enabled\",\"value\":\"false\"}"));
+    assert_int_equal(k8sClientGetInstance(client, "it-argo", &inst), 0);
+    assert_int_equal(inst.specReplicas, 1);
+    /* start: replaced, not added twice */
+    setParam(client, "it-root", "services.it-argo.enabled", "true", &w);
+    assert_true(w.res.ok);
+    WAIT_FOR(appHas("it-root", "services.it-argo.enabled", "true"), 20);
+    assert_int_equal(sh("test $(kubectl get -n " NS " application it-root -o jsonpath='{.spec.source.helm.parameters[*].name}'"
+                        " | wc -w) -eq 2"), 0);
+
+    /* the guard: a merge patch with a resourceVersion the object no longer has is a 409 */
+    assert_int_equal(sh("kubectl patch -n " NS " application it-root --type merge "
+                        "-p '{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"source\":{\"helm\":{\"parameters\":[]}}}}' "
+                        ">/dev/null 2>%s/it-argo-409.txt; grep -q 'the object has been modified' %s/it-argo-409.txt",
+                        clusterDir, clusterDir), 0);
+    /* a writer racing the command: it still lands, and nothing the writer did is lost */
+    assert_int_equal(sh("(for i in $(seq 1 15); do kubectl annotate -n " NS " application it-root --overwrite "
+                        "racer=$i >/dev/null; done) & echo $! > %s/it-argo-racer.pid", clusterDir), 0);
+    setParam(client, "it-root", "services.it-argo.targetRevision", "1.10", &w);
+    assert_int_equal(sh("wait_pid=$(cat %s/it-argo-racer.pid); while kill -0 $wait_pid 2>/dev/null; do sleep 0.2; done",
+                        clusterDir), 0);
+    assert_true(w.res.ok);
+    WAIT_FOR(appHas("it-root", "services.it-argo.targetRevision", "1.10"), 20);
+    assert_int_equal(sh("kubectl get -n " NS " application it-root -o jsonpath='{.metadata.annotations.racer}' | grep -qx 15"), 0);
+    assert_true(appHas("it-root", "services.it-argo.enabled", "true"));
+
+    /* 403: a ServiceAccount without applications.argoproj.io */
+    {
+        k8sClient *c;
+        k8sClientOptions opt;
+        char err[512];
+        snprintf(kc, sizeof kc, "%s/limited.kubeconfig", clusterDir);
+        memset(&opt, 0, sizeof opt);
+        opt.kubeconfig = kc;
+        opt.namespace_ = NS;
+        if (k8sClientCreate(&opt, NULL, &c, err, sizeof err))
+            fail_msg("create: %s", err);
+        assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+        setParam(c, "it-root", "services.it-argo.enabled", "false", &w);
+        assert_false(w.res.ok);
+        assert_int_equal(w.res.httpStatus, 403);
+        assert_non_null(strstr(w.res.message, "setting services.it-argo.enabled=false on Application " NS "/it-root: "
+                               "reading the Application: applications.argoproj.io \"it-root\" is forbidden"));
+        k8sClientDestroy(c);
+    }
+    assert_true(appHas("it-root", "services.it-argo.enabled", "true"));
+
+    /* the root itself tracked by another Application: refused before any write */
+    assert_int_equal(sh("kubectl annotate -n " NS " application it-root --overwrite "
+                        "argocd.argoproj.io/tracking-id=argocd_facility:argoproj.io/Application:" NS "/it-root >/dev/null"), 0);
+    WAIT_FOR(ownerProblem("it-argo", "is itself tracked by Application argocd/facility"), 20);
+    setParam(client, "it-root", "services.it-argo.enabled", "false", &w);
+    assert_false(w.res.ok);
+    assert_int_equal(w.res.httpStatus, 0);
+    assert_non_null(strstr(w.res.message, "refused: root Application " NS "/it-root is itself tracked"));
+    assert_true(appHas("it-root", "services.it-argo.enabled", "true"));
+    assert_int_equal(sh("kubectl annotate -n " NS " application it-root argocd.argoproj.io/tracking-id- >/dev/null"), 0);
+
+    /* multi-source root: no Helm parameters to set */
+    assert_int_equal(sh("kubectl patch -n " NS " application it-root --type json -p '["
+                        "{\"op\":\"remove\",\"path\":\"/spec/source\"},"
+                        "{\"op\":\"add\",\"path\":\"/spec/sources\",\"value\":[{\"repoURL\":\"file:///x\",\"path\":\"apps\"}]}]' "
+                        ">/dev/null"), 0);
+    WAIT_FOR(ownerProblem("it-argo", "has no single spec.source"), 20);
+    setParam(client, "it-root", "services.it-argo.enabled", "false", &w);
+    assert_false(w.res.ok);
+    assert_non_null(strstr(w.res.message, "no single spec.source"));
+
+    /* root, then child, deleted */
+    assert_int_equal(sh("kubectl delete -n " NS " application it-root --wait=true >/dev/null"), 0);
+    WAIT_FOR(ownerProblem("it-argo", "root Application " NS "/it-root of it-argo not found"), 20);
+    setParam(client, "it-root", "services.it-argo.enabled", "false", &w);
+    assert_false(w.res.ok);
+    assert_int_equal(w.res.httpStatus, 404);
+    assert_int_equal(sh("kubectl delete -n " NS " application it-argo --wait=true >/dev/null"), 0);
+    WAIT_FOR(ownerProblem("it-argo", "(named by the tracking-id) not found"), 20);
+    assert_int_equal(k8sClientGetInstance(client, "it-argo", &inst), 0);
+    assert_int_equal(inst.specReplicas, 1);
+    sh("kubectl delete -n " NS " sts it-argo --wait=false >/dev/null");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_forbidden),
         cmocka_unit_test(test_apiserver_restart),
         cmocka_unit_test(test_forced_410),
+        cmocka_unit_test(test_argo),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("k8s-integration", tests, groupSetup, groupTeardown);
