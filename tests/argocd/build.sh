@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build Argo CD's application controller and repo server (github.com/argoproj/argo-cd/v3
 # at the version pinned in gomod/go.mod) from the Go module proxy into
-# $IOCMGR_CACHE/argocd/<version>/bin: one binary, argocd-bed, and the two names it
+# $IOCMGR_CACHE/argocd/<version>/<stamp of the build inputs>/bin: one binary, argocd-bed, and the two names it
 # answers to as symlinks. Also builds helm (tests/helm/build.sh), which the repo
 # server runs. Idempotent: nothing is rebuilt while gomod/ and this script are
 # unchanged. Prints the bin directory on stdout.
@@ -13,7 +13,7 @@ set -euo pipefail
 command -v go >/dev/null 2>&1 || argocd_die "go not found: install golang (go >= 1.26; the go command fetches $GOTOOLCHAIN itself)"
 "$ARGOCD_TOP/tests/helm/build.sh" >/dev/null
 
-stamp=$(cat "$ARGOCD_SRC"/gomod/go.mod "$ARGOCD_SRC"/gomod/go.sum "$ARGOCD_SRC"/gomod/main.go "$0" | sha256sum | cut -c1-16)
+stamp=$ARGOCD_STAMP
 built() {
   [ "$(cat "$ARGOCD_BIN/.stamp" 2>/dev/null)" = "$stamp" ] &&
     [ -x "$ARGOCD_BIN/argocd-application-controller" ] && [ -x "$ARGOCD_BIN/argocd-repo-server" ]
@@ -57,8 +57,11 @@ mv -f "$tmp/argocd-bed" "$ARGOCD_BIN/argocd-bed"
 rm -rf "$tmp" "$src"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-application-controller"
 ln -sfn argocd-bed "$ARGOCD_BIN/argocd-repo-server"
-got=$("$ARGOCD_BIN/argocd-repo-server" version 2>&1 | head -1) || true
-argocd_say "repo-server says: $got"
+# each name must reach its own command (--help prints its flags, starts nothing)
+"$ARGOCD_BIN/argocd-repo-server" --help 2>&1 | grep -q -- --disable-tls ||
+  argocd_die "$ARGOCD_BIN/argocd-repo-server --help does not show the repo server's flags"
+"$ARGOCD_BIN/argocd-application-controller" --help 2>&1 | grep -q -- --application-namespaces ||
+  argocd_die "$ARGOCD_BIN/argocd-application-controller --help does not show the controller's flags"
 echo "$stamp" > "$ARGOCD_BIN/.stamp"
 argocd_say "argo-cd $ARGOCD_VERSION built in $((SECONDS - t0))s"
 echo "$ARGOCD_BIN"

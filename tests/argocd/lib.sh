@@ -13,7 +13,12 @@ ARGOCD_VERSION=$(awk '($1=="github.com/argoproj/argo-cd/v3" && $2 ~ /^v/){print 
 export GOTOOLCHAIN=${GOTOOLCHAIN_ARGOCD:-go1.27.3}
 
 IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
-ARGOCD_BIN=$IOCMGR_CACHE/argocd/$ARGOCD_VERSION/bin
+# one directory per version AND build inputs (gomod/, build.sh): a build from other
+# inputs (another checkout sharing the cache) never replaces the binary a running bed
+# was started from (its pid checks compare /proc/PID/exe with that file)
+ARGOCD_STAMP=$(cat "$ARGOCD_SRC"/gomod/go.mod "$ARGOCD_SRC"/gomod/go.sum "$ARGOCD_SRC"/gomod/main.go \
+  "$ARGOCD_SRC"/build.sh | sha256sum | cut -c1-16)
+ARGOCD_BIN=$IOCMGR_CACHE/argocd/$ARGOCD_VERSION/$ARGOCD_STAMP/bin
 # the module's own files (CRDs, hack/git-verify-wrapper.sh), from Go's module cache
 argocd_moddir() { (cd "$ARGOCD_SRC/gomod" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3); }
 
@@ -37,11 +42,12 @@ IOCMGR_ARGOCD_CONTROLLER_METRICS_PORT=${IOCMGR_ARGOCD_CONTROLLER_METRICS_PORT:-1
 ARGOCD_PROCS="redis-server argocd-repo-server argocd-application-controller"
 # the cluster helpers with the bed's run dir and binaries (symlinks in $BED/bin)
 bed_proc() { local f=$1; shift; CLUSTER_BIN=$BED/bin RUN=$BED "$f" "$@"; }
-# the environment the Argo CD servers run in: in-cluster destination = the kubeconfig;
-# no GPG; its askpass socket, temp dirs (git clones, helm) and HOME in the bed; helm,
-# git and git-verify-wrapper.sh on PATH
+# the environment the Argo CD servers run in: in-cluster destination = the cluster's
+# kubeconfig (ARGOCD_FAKE_IN_CLUSTER reads $KUBECONFIG, not --kubeconfig); no GPG; its
+# askpass socket, temp dirs (git clones, helm) and HOME in the bed; helm, git and
+# git-verify-wrapper.sh on PATH
 bed_env() {
-  export ARGOCD_FAKE_IN_CLUSTER=true ARGOCD_GPG_ENABLED=false
+  export ARGOCD_FAKE_IN_CLUSTER=true ARGOCD_GPG_ENABLED=false KUBECONFIG=$IOCMGR_CLUSTER_DIR/kubeconfig
   export ARGOCD_ASK_PASS_SOCK=$BED/askpass.sock TMPDIR=$BED/tmp HOME=$BED/home
   export PATH=$BED/path:$PATH
 }

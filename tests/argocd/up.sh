@@ -42,7 +42,8 @@ ln -sfn "$bindir/argocd-application-controller" "$BED/bin/argocd-application-con
 ln -sfn "$bindir/argocd-repo-server" "$BED/bin/argocd-repo-server"
 ln -sfn "$(command -v redis-server)" "$BED/bin/redis-server"
 ln -sfn "$helm" "$BED/path/helm"
-ln -sfn "$moddir/hack/git-verify-wrapper.sh" "$BED/path/git-verify-wrapper.sh"
+# (a copy: files in Go's module cache are read-only and not executable)
+install -m 755 "$moddir/hack/git-verify-wrapper.sh" "$BED/path/git-verify-wrapper.sh"
 
 # ---------------------------------------------------------------- git
 "$ARGOCD_SRC/repos.sh" "$BED/git" "$ARGOCD_NS"

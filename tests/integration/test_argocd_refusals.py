@@ -32,7 +32,9 @@ def ghost_sts(ns):
                      "annotations": {TRACKING: f"{ns}_{GHOST}:apps/StatefulSet:{ns}/{GHOST}"}},
         "spec": {"replicas": 1, "serviceName": GHOST, "selector": {"matchLabels": {"app": GHOST}},
                  "template": {"metadata": {"labels": {"app": GHOST, "ioc": "true"}},
-                              "spec": {"containers": [{"name": "ioc", "image": "ghcr.io/epics-containers/ioc-generic-runtime:2024.4.1"}]}}}})
+                              "spec": {"tolerations": [{"key": "beamline", "operator": "Equal", "value": "bl46p",
+                                                        "effect": "NoSchedule"}],
+                                       "containers": [{"name": "ioc", "image": "ghcr.io/epics-containers/ioc-generic-runtime:2024.4.1"}]}}}})
 
 
 def plain_root(bed):
@@ -55,12 +57,18 @@ def apply(bed, text):
 @pytest.fixture(scope="module")
 def extras(bed):
     bed.restore()
-    apply(bed, ghost_sts(bed.ns))
-    apply(bed, plain_root(bed))
-    wait_until(lambda: bed.ready_pod(GHOST) and bed.ready_pod(PLAIN)
-               and bed.status(PLAIN) == ("Synced", "Healthy"), 120, step=0.5,
-               what="the ghost and the plain root's child running")
-    yield bed
+    try:
+        apply(bed, ghost_sts(bed.ns))
+        apply(bed, plain_root(bed))
+        wait_until(lambda: bed.ready_pod(GHOST) and bed.ready_pod(PLAIN)
+                   and bed.status(PLAIN) == ("Synced", "Healthy"), 120, step=0.5,
+                   what="the ghost and the plain root's child running")
+        yield bed
+    finally:
+        remove_extras(bed)
+
+
+def remove_extras(bed):
     # the plain root first (no finalizer: its child stays), then what it made
     bed.kubectl("delete", "applications.argoproj.io", PLAIN_ROOT, PLAIN, "--ignore-not-found", "--wait=true")
     bed.kubectl("delete", "statefulset", GHOST, PLAIN, "--ignore-not-found")

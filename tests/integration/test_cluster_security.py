@@ -159,7 +159,8 @@ def test_insecure_kubeconfig_works_and_is_logged_loudly(cluster, tmp_path):
 # ---------------------------------------------------------------- the ServiceAccount's rights
 
 # DESIGN.md: statefulsets get/list/watch/patch, statefulsets/scale patch, pods
-# get/list/watch/delete, pods/log get, events list/watch. The shipped Role adds
+# get/list/watch/delete, pods/log get, events list/watch, and for Argo CD beamlines
+# applications.argoproj.io get/list/watch/patch. The shipped Role adds
 # deployments get/list/watch (oldest charts: shown, not driven; docs/cluster.md) and
 # get on statefulsets/scale (iocmgr itself only PATCHes scale).
 EXPECTED_RULES = {
@@ -169,6 +170,7 @@ EXPECTED_RULES = {
     "pods": {"get", "list", "watch", "delete"},
     "pods/log": {"get"},
     "events": {"list", "watch"},
+    "applications.argoproj.io": {"get", "list", "watch", "patch"},
 }
 # what every authenticated identity gets from the default ClusterRoles
 DEFAULT_RULES = {"selfsubjectreviews.authentication.k8s.io", "selfsubjectaccessreviews.authorization.k8s.io",
