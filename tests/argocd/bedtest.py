@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from iocmgrtest import ApiWatch, wait_until  # noqa: E402
 
 SRC = Path(__file__).resolve().parent
+# iocmgr itself, a child Application beside the instances (tests/argocd/repos.sh)
+SELF = "bl46p-cs-iocmgr-01"
 
 
 def services():
@@ -96,7 +98,7 @@ class Bed:
         return ApiWatch(self.cluster.dir, self.api_port, path, timeout_seconds=300)
 
     def all_synced(self):
-        want = {self.root} | {s[0] for s in services()}
+        want = {self.root, SELF} | {s[0] for s in services()}
         items = [i for i in json.loads(self.kubectl("get", "applications.argoproj.io", "-o", "json"))["items"]
                  if i["metadata"]["name"] in want]
         return len(items) == len(want) and all(
@@ -114,7 +116,8 @@ class Bed:
                 return False
             if enabled != self.ready_pod(name) or (not enabled and self.pods(name)):
                 return False
-        return True
+        sts = self.sts(SELF)
+        return bool(sts) and sts["spec"]["replicas"] == 1 and self.ready_pod(SELF)
 
     def restore(self, timeout=120):
         """Root parameters removed, a running controller, and the beamline back as git has it."""

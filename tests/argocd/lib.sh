@@ -34,6 +34,10 @@ BED_MARK=.iocmgr-argocd-bed
 # the Argo CD beamline: Applications and IOC instances in one namespace
 ARGOCD_NS=${IOCMGR_ARGOCD_NAMESPACE:-bl46p-argo}
 ARGOCD_ROOT=${IOCMGR_ARGOCD_ROOT:-bl46p}
+# iocmgr itself, a child Application beside the IOC instances: the services-repo
+# example of deploy/services (its directory name is the release and Application name)
+ARGOCD_SELF_SRC=$ARGOCD_TOP/deploy/services/bl46p-cs-iocmgr-01
+ARGOCD_SELF=${ARGOCD_SELF_SRC##*/}
 # loopback ports of the bed's servers (CI: 16600-16619)
 IOCMGR_ARGOCD_REDIS_PORT=${IOCMGR_ARGOCD_REDIS_PORT:-16600}
 IOCMGR_ARGOCD_REPO_PORT=${IOCMGR_ARGOCD_REPO_PORT:-16601}

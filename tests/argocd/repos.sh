@@ -23,6 +23,34 @@ rm -rf "$dir/services.git" "$dir/deployment.git" "$dir/work"
 mkdir -p "$dir/work"
 g() { git -C "$1" -c user.name=iocmgr-bed -c user.email=bed@iocmgr.invalid -c commit.gpgsign=false "${@:2}"; }
 
+# iocmgr as the beamline's services repo holds it: the example's Chart.yaml without
+# its dependency line (the chart is vendored, nothing to fetch, as for the IOCs) and
+# its values with Argo CD mode on for this bed's root. Not labelled ioc/is_ioc (the
+# chart refuses those labels), so the iocmgr it runs never lists or stops itself.
+# Two changes to the example for this cluster: the bed has no opis volume (the
+# instances mount none either), and the ServiceAccount gets a name of its own, as
+# up.sh already makes the account `iocmgr` of tests/cluster/demo/01-rbac.yaml here
+# (two owners of one object: Argo CD would prune the one the other tests use).
+self_service() {
+  local d=$1
+  mkdir -p "$d/charts"
+  rm -rf "$d/charts/iocmgr"
+  cp -r "$ARGOCD_TOP/deploy/helm/iocmgr" "$d/charts/"
+  sed '/^dependencies:/,$d' "$ARGOCD_SELF_SRC/Chart.yaml" > "$d/Chart.yaml"
+  sed -e '/^  argocd:/,/^  [a-z]/{s/^\(    enabled:\) false$/\1 true/;s/^\(    appNamespace:\) .*/\1 '"$ns"'/;s/^\(    root:\) .*/\1 '"$ARGOCD_ROOT"'/}' \
+    "$ARGOCD_SELF_SRC/values.yaml" > "$d/values.yaml"
+  grep -qx "    enabled: true" "$d/values.yaml" && grep -qx "    appNamespace: $ns" "$d/values.yaml" &&
+    grep -qx "    root: $ARGOCD_ROOT" "$d/values.yaml" ||
+    argocd_die "$ARGOCD_SELF_SRC/values.yaml has no iocmgr.argocd.enabled/appNamespace/root to set"
+  cat >> "$d/values.yaml" <<Y
+  # the bed: no opis volume; a ServiceAccount of its own (tests/argocd/repos.sh)
+  opi:
+    enabled: false
+  serviceAccount:
+    name: $ARGOCD_SELF
+Y
+}
+
 # ---- services repo
 w=$dir/work/services
 git init -q -b main "$w"
@@ -46,6 +74,7 @@ ioc-instance:
   description: $desc
 Y
   done
+  self_service "$w/services/$ARGOCD_SELF"
   g "$w" add -A
   g "$w" commit -q -m "services $rel"
   g "$w" tag "$rel"
@@ -72,6 +101,8 @@ sed 's/^name: beamline-apps/name: bl46p/' "$ARGOCD_SRC/charts/beamline-apps/Char
     printf '  %s:\n    enabled: %s\n    targetRevision: "%s"\n    labels:\n      description: %s\n' \
       "$name" "$enabled" "$first" "$desc"
   done
+  printf '  %s:\n    enabled: true\n    targetRevision: "%s"\n    labels:\n      description: %s\n' \
+    "$ARGOCD_SELF" "$first" "IOC-manager"
 } > "$w/apps/values.yaml"
 # plain/: a root of plain manifests (no Helm) with one child, for the refusal test
 # "root without a Helm source" (test_argocd_refusals.py creates the root that reads it)

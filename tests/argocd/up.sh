@@ -4,7 +4,7 @@
 # and deploy the bl46p beamline through it: a root app-of-apps Application
 # ($IOCMGR_ARGOCD_ROOT, default bl46p) in $IOCMGR_ARGOCD_NAMESPACE (default bl46p-argo)
 # from a deployment repo, one child Application per instance from a services repo
-# (repos.sh; bare git repos on file://). Waits until every Application is Synced and
+# (repos.sh; bare git repos on file://), iocmgr's own child Application beside them. Waits until every Application is Synced and
 # Healthy. State in $IOCMGR_ARGOCD_DIR (default $IOCMGR_CLUSTER_DIR-argocd); env file
 # $BED/env for tests. Harmless to run twice. See docs/argocd.md.
 set -euo pipefail
@@ -86,8 +86,8 @@ export IOCMGR_ARGOCD_DEPLOYMENT_REPO=$BED/git/deployment.git IOCMGR_ARGOCD_SERVI
 ENV
 
 # ---------------------------------------------------------------- wait
-apps_ready() {  # every Application Synced + Healthy, and one per service + the root
-  local want; want=$(( $(grep -cvE '^(#|$)' "$ARGOCD_SRC/bl46p-services.txt") + 1 ))
+apps_ready() {  # every Application Synced + Healthy: one per instance, iocmgr's, the root
+  local want; want=$(( $(grep -cvE '^(#|$)' "$ARGOCD_SRC/bl46p-services.txt") + 2 ))
   local got; got=$(kc -n "$ARGOCD_NS" get applications.argoproj.io \
     -o jsonpath='{range .items[*]}{.status.sync.status}/{.status.health.status}{"\n"}{end}')
   [ "$(grep -c '^Synced/Healthy$' <<<"$got")" = "$want" ]
