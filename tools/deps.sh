@@ -91,10 +91,13 @@ check_base() { # $1: path, $2: where it came from
         die "EPICS_BASE=$b (from $2) is not built for $arch (no bin/$arch/caget or softIoc). Run 'make' in it, or unset it to let iocmgr build Base $base_version"
 }
 
+# What the cached Base holds; a cache built with other contents is rebuilt.
+base_contents="libcom ca database pvData pvAccess normativeTypes pva2pva"
+
 build_base() {
-    [ -f "$base_cache/.iocmgr-built" ] && return 0
+    [ "$(cat "$base_cache/.iocmgr-built" 2>/dev/null)" = "$base_contents" ] && return 0
     ensure_deb_src
-    say "building EPICS Base $base_version (libcom, ca, database) into $base_cache; this takes a few minutes once"
+    say "building EPICS Base $base_version ($base_contents) into $base_cache; this takes a few minutes once"
     mkdir -p "$cache"
     rm -rf "$base_cache" "$cache/src"
     mkdir -p "$cache/src"
@@ -104,14 +107,14 @@ build_base() {
         die "apt-get source epics-base failed: $(tail -3 "$cache/src/apt-source.log")"
     mv "$cache/src/epics-base-$base_version" "$base_cache"
     rm -rf "$cache/src"
-    # The pvAccess family is not needed by a Channel Access IOC.
-    echo "SUBMODULES =" >"$base_cache/modules/Makefile.local"
+    # The pvAccess family (pvData, pvAccess, normativeTypes, pva2pva = QSRV) stays in:
+    # iocmgr serves its records over PVA too (docs/pva.md).
     local log=$cache/epics-base-build.log
     if ! make -C "$base_cache" -j"$(nproc)" >"$log" 2>&1; then
         tail -20 "$log" >&2
         die "building EPICS Base failed; full log in $log. Fix the cause (often a missing compiler or perl) and run again, or set EPICS_BASE to a Base you have"
     fi
-    touch "$base_cache/.iocmgr-built"
+    echo "$base_contents" >"$base_cache/.iocmgr-built"
     say "EPICS Base built in $base_cache"
 }
 

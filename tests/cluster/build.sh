@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local control plane's binaries from the Go module proxy:
-#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kwok
 # into $IOCMGR_CACHE/k8s/<key>/bin (key = pinned versions). Idempotent: a component
 # whose inputs (wrapper go.mod/go.sum/main.go and this script) have not changed is not
 # rebuilt. Go's module and build caches stay in Go's default places.
@@ -66,7 +66,7 @@ mod_time() { (cd "$GOMOD_DIR/$1" && go list -m -f '{{if .Time}}{{.Time.UTC.Forma
 t_start=$SECONDS
 
 # --- kubernetes -------------------------------------------------------------------
-if ! up_to_date kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+if ! up_to_date kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; then
   kv=${K8S_VERSION#v}; kmaj=${kv%%.*}; kmin=${kv#*.}; kmin=${kmin%%.*}
   kdate=$(mod_time kubernetes k8s.io/kubernetes) || die "module proxy refused k8s.io/kubernetes@$K8S_VERSION"
   kld="-s -w"
@@ -75,9 +75,10 @@ if ! up_to_date kubernetes kube-apiserver kube-controller-manager kube-scheduler
     kld+=" -X $p.gitTreeState=clean -X $p.buildDate=${kdate:-1970-01-01T00:00:00Z}"
   done
 fi
-gobuild kubernetes "${kld:-}" kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
+# kubelet: the real node of tests/cluster/node.sh (REAL-NODE.md), same version as the control plane
+gobuild kubernetes "${kld:-}" kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet -- \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
 
 # --- etcd ---------------------------------------------------------------------------
 gobuild etcd "-s -w" etcd -- .   # binary named after the wrapper module: etcd
