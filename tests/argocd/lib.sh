@@ -20,7 +20,12 @@ ARGOCD_STAMP=$(cat "$ARGOCD_SRC"/gomod/go.mod "$ARGOCD_SRC"/gomod/go.sum "$ARGOC
   "$ARGOCD_SRC"/build.sh | sha256sum | cut -c1-16)
 ARGOCD_BIN=$IOCMGR_CACHE/argocd/$ARGOCD_VERSION/$ARGOCD_STAMP/bin
 # the module's own files (CRDs, hack/git-verify-wrapper.sh), from Go's module cache
-argocd_moddir() { (cd "$ARGOCD_SRC/gomod" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3); }
+# (go list -m prints an empty Dir for a module not yet in the module cache, as on a
+# fresh machine: download it first)
+argocd_moddir() {
+  (cd "$ARGOCD_SRC/gomod" && go mod download github.com/argoproj/argo-cd/v3 &&
+   go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3) | grep .
+}
 
 # ------------------------------------------------------------ the running bed
 # The cluster's settings, process helpers (proc_start/proc_stop keep pid + binary
