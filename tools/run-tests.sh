@@ -160,6 +160,13 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
             IOCMGR_PHOEBUS_CA_PORT=${IOCMGR_TEST_PHOEBUS_CA_PORT:-16620} \
             IOCMGR_PHOEBUS_DISPLAY=${IOCMGR_TEST_PHOEBUS_DISPLAY:-:66} \
             run_pytest phoebus tests/phoebus/test_phoebus_screens.py
+        # pvAccess (tests/integration/test_pva.py, docs/pva.md): QSRV and $(P)TABLE
+        # read with Base's pvget/pvput and p4p (PyPI, tests/pva/venv.sh, cached),
+        # commands over PVA under CA's access security and audit, the CA-only build
+        # against a Base without the pvAccess modules (tests/pva/ca-only.sh). PVA ports
+        # 25064-25089 (IOCMGR_TEST_PVA_PORTS). ~40 s warm. IOCMGR_TEST_PVA=0 leaves it out.
+        [ "${IOCMGR_TEST_PVA:-1}" = 0 ] ||
+            run_pytest pva tests/integration/test_pva.py
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.

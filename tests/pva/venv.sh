@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # p4p (PyPI), an independent pvAccess client: its own client (pvxs) and its own
 # EPICS libraries (the pvxslibs/epicscorelibs wheels), nothing from the Base iocmgr
-# is built against. For the PVA suite (tests/integration/test_cluster_pva.py) and the
+# is built against. For the PVA suite (tests/integration/test_pva.py) and the
 # benchmark (tests/bench).
 #
 #   tests/pva/venv.sh            make it if missing; print the path of its python
