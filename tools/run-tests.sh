@@ -163,10 +163,14 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
         # pvAccess (tests/integration/test_pva.py, docs/pva.md): QSRV and $(P)TABLE
         # read with Base's pvget/pvput and p4p (PyPI, tests/pva/venv.sh, cached),
         # commands over PVA under CA's access security and audit, the CA-only build
-        # against a Base without the pvAccess modules (tests/pva/ca-only.sh). PVA ports
-        # 25064-25089 (IOCMGR_TEST_PVA_PORTS). ~40 s warm. IOCMGR_TEST_PVA=0 leaves it out.
-        [ "${IOCMGR_TEST_PVA:-1}" = 0 ] ||
+        # against a Base without the pvAccess modules (tests/pva/ca-only.sh), and the
+        # table overview (opi/iocmgr-table.bob) in the real Phoebus on Xvfb :125 (skipped
+        # without Phoebus' jars, as the phoebus suite). PVA ports 25064-25089
+        # (IOCMGR_TEST_PVA_PORTS). ~1 min warm. IOCMGR_TEST_PVA=0 leaves it out.
+        if [ "${IOCMGR_TEST_PVA:-1}" != 0 ]; then
             run_pytest pva tests/integration/test_pva.py
+            run_pytest pva-phoebus tests/phoebus/test_phoebus_table.py
+        fi
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.
