@@ -23,6 +23,14 @@ def phoebus_repo():
     return repo if Path(repo, "org", "phoebus").is_dir() else None
 
 
+def needs_phoebus():
+    """A suite's pytestmark: skipped, with what to set, without Phoebus' jars."""
+    import pytest
+    return pytest.mark.skipif(
+        phoebus_repo() is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository "
+        "holding its jars (shared/phoebus/m2 beside the repository has them)")
+
+
 def classpath(repo):
     r = subprocess.run([str(HERE / "setup.sh")], env={**os.environ, "PHOEBUS_REPO": repo},
                        capture_output=True, text=True, timeout=900)

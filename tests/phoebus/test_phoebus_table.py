@@ -19,12 +19,10 @@ import pytest
 
 from conftest import NAMESPACE
 from iocmgrtest import TOP, free_port, pva_env, run_ioc
-from phoebus import Phoebus, Xvfb, all_connected, classpath, phoebus_repo, resource
+from phoebus import Phoebus, Xvfb, all_connected, classpath, needs_phoebus, phoebus_repo, resource
 
 REPO = phoebus_repo()
-pytestmark = pytest.mark.skipif(
-    REPO is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository holding "
-    "its jars (shared/phoebus/m2 beside the repository has them)")
+pytestmark = needs_phoebus()
 
 P = "BL46P-CS-IOCMGR-01:"
 KEY = "iocmgr-table.bob"
