@@ -13,6 +13,7 @@
  * (every row then reads Unknown/INVALID, as the records do); otherwise
  * NO_ALARM: the rows carry their severities.
  */
+#include <algorithm>
 #include <string>
 #include <stdexcept>
 
@@ -75,17 +76,25 @@ struct Table {
     pvas::StaticProvider provider;
     pvas::SharedPV::shared_pointer pv;
     pvd::PVStructurePtr value;        /* reused: only its arrays are replaced */
-    pvd::BitSet changed;
+    pvd::BitSet changed;              /* what fill() changed: posted */
 
     Table() : provider(providerName) {}
 };
 
 Table *table;   /* lives as long as the IOC: the server may hold its provider to the end */
 
+/* Only a column that changed is replaced and marked: a post then carries the
+ * status and severity columns of a restart, not 1,000 messages as well. */
 template<typename T>
 void putColumn(const pvd::PVStructurePtr& value, const char *name, pvd::shared_vector<T>& column)
 {
-    value->getSubFieldT<pvd::PVValueArray<T> >(std::string("value.") + name)->replace(pvd::freeze(column));
+    typename pvd::PVValueArray<T>::shared_pointer field(
+        value->getSubFieldT<pvd::PVValueArray<T> >(std::string("value.") + name));
+    typename pvd::PVValueArray<T>::const_svector old(field->view());
+    if (old.size() == column.size() && std::equal(old.begin(), old.end(), column.begin()))
+        return;
+    field->replace(pvd::freeze(column));
+    table->changed.set(field->getFieldOffset());
 }
 
 void fill(const iocmgrTableSnapshot *snap)
@@ -106,6 +115,9 @@ void fill(const iocmgrTableSnapshot *snap)
         message[i] = r.message;
     }
     const pvd::PVStructurePtr& v = table->value;
+    table->changed.clear();
+    table->changed.set(v->getSubFieldT("alarm")->getFieldOffset());
+    table->changed.set(v->getSubFieldT("timeStamp")->getFieldOffset());
     putColumn(v, "name", name);
     putColumn(v, "status", status);
     putColumn(v, "severity", severity);
@@ -161,9 +173,6 @@ void iocmgrPvaTableRegister()
         for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) names.push_back(labels[i]);
         table->value->getSubFieldT<pvd::PVStringArray>("labels")->replace(pvd::freeze(names));
         table->value->getSubFieldT<pvd::PVString>("descriptor")->put("IOC instances managed by iocmgr");
-        table->changed.set(table->value->getSubFieldT("value")->getFieldOffset());
-        table->changed.set(table->value->getSubFieldT("alarm")->getFieldOffset());
-        table->changed.set(table->value->getSubFieldT("timeStamp")->getFieldOffset());
         pva::ChannelProviderRegistry::servers()->addSingleton(table->provider.provider());
     } catch (std::exception& e) {
         errlogPrintf("%s: cannot serve TABLE over pvAccess: %s\n", driverName, e.what());
