@@ -4,7 +4,8 @@ instances, IOC snapshot and CA client. Figures only; nothing passes or fails on 
 
   pva.py run N        against the N bench instances (bench.py create N), one IOC:
                       'ps': one `pvget $(P)TABLE`, one CA client reading every STATUS
-                      (castatus get) and the real `ec ps` (BENCH_EC), PS_REPEAT times each,
+                      (castatus get, and Base's caget with every name), and the real `ec ps`
+                      (BENCH_EC), PS_REPEAT times each,
                       interleaved, each a fresh process; medians and ratios.
                       Latency: BENCH_LATENCY_CHANGES pod deletions at BENCH_LATENCY_RATE/s
                       while a raw pod watch (kwatch) and p4p monitors of TABLE and of every
@@ -84,8 +85,15 @@ def p4p_python():
 
 def measure_ps(res, n, names_file, env, pvget):
     ec = bench.ec_command("ps")
-    tp, tc, te = [], [], []
+    caget = [str(iocmgrtest.BASE_BIN / "caget"), "-t", "-w", "10",
+             *[f"{bench.PREFIX}{x.upper()}:STATUS" for x in names_file.read_text().split()]]
+    tp, tc, te, tg = [], [], [], []
     for _ in range(bench.PS_REPEAT):
+        t0 = time.monotonic()
+        r = subprocess.run(caget, env=env, capture_output=True, text=True)
+        tg.append(time.monotonic() - t0)
+        if r.returncode != 0 or len(r.stdout.split()) != n:
+            raise SystemExit(f"pva: caget of every STATUS failed: {r.stderr[-300:]}")
         t0 = time.monotonic()
         r = subprocess.run(pvget, env=env, capture_output=True, text=True)
         tp.append(time.monotonic() - t0)
@@ -107,12 +115,15 @@ def measure_ps(res, n, names_file, env, pvget):
     res["ca_all_status_s"] = round(statistics.median(tc), 4)
     res["ca_all_status_all_s"] = [round(x, 4) for x in tc]
     res["ca_over_pvget"] = round(res["ca_all_status_s"] / res["pvget_table_s"], 1)
+    res["caget_all_status_s"] = round(statistics.median(tg), 4)
+    res["caget_over_pvget"] = round(res["caget_all_status_s"] / res["pvget_table_s"], 1)
     if te:
         res["ec_ps_s"] = round(statistics.median(te), 4)
         res["ec_over_pvget"] = round(res["ec_ps_s"] / res["pvget_table_s"], 1)
     res["load_ps"] = load1()
     log(f"[pva n={n}] pvget TABLE {res['pvget_table_s']} s, CA every STATUS {res['ca_all_status_s']} s "
-        f"({res['ca_over_pvget']}x), ec ps {res.get('ec_ps_s', '-')} s ({res.get('ec_over_pvget', '-')}x); "
+        f"({res['ca_over_pvget']}x), caget of every STATUS {res['caget_all_status_s']} s "
+        f"({res['caget_over_pvget']}x), ec ps {res.get('ec_ps_s', '-')} s ({res.get('ec_over_pvget', '-')}x); "
         f"load {res['load_ps']}")
 
 
@@ -215,14 +226,15 @@ def cmd_run(n):
 def cmd_report():
     rows = [json.loads(p.read_text()) for p in sorted(bench.OUT.glob("pva-*.json"))]
     print("| N | variant | RSS boot / idle (MB) | idle CPU (%) | pvget TABLE (s) | CA every STATUS (s) | "
-          "CA / pvget | ec ps (s) | ec / pvget | TABLE above watch p50 / p99 (ms) | "
+          "CA / pvget | caget every STATUS (s) | caget / pvget | ec ps (s) | ec / pvget | TABLE above watch p50 / p99 (ms) | "
           "STATUS above watch p50 / p99 (ms) | TABLE updates / row changes | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["n"], r["variant"])):
         lt, ls = r.get("latency_table_above_watch", {}), r.get("latency_status_above_watch", {})
         print(f"| {r['n']} | {r['variant']} | {r['rss_boot_kb'] // 1024} / {r['rss_idle_kb'] // 1024} | "
               f"{r['idle_cpu_pct']} | {r.get('pvget_table_s', '-')} | {r.get('ca_all_status_s', '-')} | "
-              f"{r.get('ca_over_pvget', '-')} | {r.get('ec_ps_s', '-')} | {r.get('ec_over_pvget', '-')} | "
+              f"{r.get('ca_over_pvget', '-')} | {r.get('caget_all_status_s', '-')} | "
+              f"{r.get('caget_over_pvget', '-')} | {r.get('ec_ps_s', '-')} | {r.get('ec_over_pvget', '-')} | "
               f"{lt.get('p50_ms', '-')} / {lt.get('p99_ms', '-')} ({lt.get('count', 0)}) | "
               f"{ls.get('p50_ms', '-')} / {ls.get('p99_ms', '-')} ({ls.get('count', 0)}) | "
               f"{r.get('table_updates', '-')} / {r.get('instance_changes', '-')} | "
