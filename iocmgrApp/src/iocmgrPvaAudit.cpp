@@ -166,13 +166,14 @@ public:
         pva::Channel::shared_pointer ch(innerChannel());
         if (ch) ch->printInfo(out);
     }
+    /* QSRV's channel stays referenced until this one goes: the server destroys a
+     * channel before its operations (ServerChannel::destroy), and releasing QSRV's
+     * channel here made a monitor's destructor the last holder of QSRV's PV, which
+     * aborted the IOC (std::terminate in ~PDBSingleMonitor) when a client with a
+     * monitor went away. Plain QSRV keeps that order too. */
     virtual void destroy()
     {
-        pva::Channel::shared_pointer ch;
-        {
-            epicsGuard<epicsMutex> G(lock);
-            ch.swap(inner);
-        }
+        pva::Channel::shared_pointer ch(innerChannel());
         if (ch) ch->destroy();
     }
 
@@ -296,13 +297,9 @@ public:
         pva::ChannelPut::shared_pointer op(innerPut());
         if (op) op->lastRequest();
     }
-    virtual void destroy()
+    virtual void destroy()     /* QSRV's put stays referenced until this one goes, as above */
     {
-        pva::ChannelPut::shared_pointer op;
-        {
-            epicsGuard<epicsMutex> G(lock);
-            op.swap(inner);
-        }
+        pva::ChannelPut::shared_pointer op(innerPut());
         if (op) op->destroy();
     }
 

@@ -239,20 +239,48 @@ def test_table_is_an_nttable_of_every_instance(ioc):
 
 def test_table_columns_over_ca(ioc):
     """The columns as CA arrays: one element per instance (NORD), the same snapshot
-    (one time stamp), the same values as the NTTable."""
-    table = ioc.pva.p4p_get(ioc.pv("TABLE"))
-    stamps = set()
-    for col in CA_COLUMNS:
-        r = ioc.ca.run("caget", "-w", "3", "-a", ioc.pv(f"TABLE_{col}"))
+    (one time stamp), the same values as the NTTable (read until a snapshot stays put
+    across both reads: the crash-looping instance changes)."""
+    pvs = [ioc.pv(f"TABLE_{col}") for col in CA_COLUMNS]
+    seen = []
+
+    def attempt():
+        table = ioc.pva.p4p_get(ioc.pv("TABLE"))
+        r = ioc.ca.run("caget", "-w", "3", "-a", "-F", "|", *pvs)
         assert r.returncode == 0, r.stderr
-        r = ioc.ca.run("caget", "-w", "3", "-t", "-F", "|", ioc.pv(f"TABLE_{col}"))
-        values = r.stdout.strip().split("|")
-        assert int(values[0]) == len(DEMO), values        # NORD, not NELM
-        expect = table["columns"][col.lower()]
-        assert [v.strip() for v in values[1:]] == [str(v)[:39] for v in expect], col
-        stamps.add(ioc.ca.run("caget", "-w", "3", "-a", "-F", "|", ioc.pv(f"TABLE_{col}")).stdout.split("|")[1])
-    assert len(stamps) == 1, stamps
+        rows = [line.split("|") for line in r.stdout.strip().splitlines()]
+        stamps = {row[1] for row in rows}
+        # name|time|NORD|values...|status|severity
+        cols = {col: [v.strip() for v in row[3:3 + int(row[2])]] for col, row in zip(CA_COLUMNS, rows)}
+        seen[:] = [stamps, {c: v[:3] for c, v in cols.items()}]
+        return (len(stamps) == 1 and all(int(row[2]) == len(DEMO) for row in rows)
+                and all(cols[c] == [str(v)[:39] for v in table["columns"][c.lower()]] for c in CA_COLUMNS))
+    wait_until(attempt, 30, step=0.5, what=f"CA columns of one snapshot matching TABLE: {seen}")
     assert ioc.ca.get(ioc.pv("TABLE_ROWS")) == str(len(DEMO))
+
+
+def test_monitors_and_clients_that_go_away(ioc):
+    """Base's pvmonitor and p4p subscribe to STATUS and TABLE and go away without closing
+    (killed, exiting): the IOC stays up and serves the next client. Before the audit
+    provider kept QSRV's channel until its own end, a client leaving with a monitor
+    aborted the IOC (std::terminate in QSRV's ~PDBSingleMonitor)."""
+    pvs = [ioc.pv("STATUS", RUNNING), ioc.pv("CMD_MSG", STOPPED), ioc.pv("TABLE")]
+    mon = subprocess.Popen([str(BASE_BIN / "pvmonitor"), *pvs], env=ioc.pva.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        wait_until(lambda: lines.append(mon.stdout.readline()) or
+                   all(any(line.startswith(pv + " ") for line in lines) for pv in pvs), 20,
+                   what=f"pvmonitor's first update of each of {pvs}: {lines}")
+    finally:
+        mon.kill()
+        mon.wait(10)
+    print("".join(lines[:3]))
+    rc, out, err = ioc.pva.p4p("monitor", ioc.pv("STATUS", CRASHING), "2")
+    assert rc == 0 and out, err
+    time.sleep(1)
+    assert ioc.proc.poll() is None, ioc.logtext()[-2000:]
+    assert ioc.pva.p4p_get(ioc.pv("TABLE"))["columns"]["name"] == DEMO
 
 
 # ---------------------------------------------------------------- commands and access security
