@@ -32,7 +32,7 @@
 #include <epicsExport.h>
 
 #include "iocmgrManager.h"
-#include "iocmgrTable.h"
+#include "iocmgrBeamlineTable.h"
 
 static const char *driverName = "devIocmgrTable";
 

@@ -33,7 +33,7 @@
 #include <epicsExport.h>
 
 #include "iocmgrManager.h"
-#include "iocmgrTable.h"
+#include "iocmgrBeamlineTable.h"
 
 namespace pva = epics::pvAccess;
 namespace pvd = epics::pvData;

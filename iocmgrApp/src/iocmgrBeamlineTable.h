@@ -1,11 +1,11 @@
-/* iocmgrTable.h - the whole beamline as one table: a snapshot of every managed
+/* iocmgrBeamlineTable.h - the whole beamline as one table: a snapshot of every managed
  * instance, taken once per update of the manager's I/O Intr list by
  * $(P)TABLE_ROWS (devIocmgrTable.c). Channel Access clients read its columns
  * as arrays ($(P)TABLE_NAME, ...); the PVA side (iocmgrPvaTable.cpp) serves it
  * as the NTTable $(P)TABLE. docs/pva.md.
  */
-#ifndef IOCMGR_TABLE_H
-#define IOCMGR_TABLE_H
+#ifndef IOCMGR_BEAMLINE_TABLE_H
+#define IOCMGR_BEAMLINE_TABLE_H
 
 #include <stddef.h>
 #include <epicsTime.h>
