@@ -55,6 +55,10 @@ export EPICS_CAS_INTF_ADDR_LIST=${EPICS_CAS_INTF_ADDR_LIST:-127.0.0.1}
 export EPICS_CA_ADDR_LIST=${EPICS_CA_ADDR_LIST:-127.0.0.1}
 export EPICS_CA_AUTO_ADDR_LIST=${EPICS_CA_AUTO_ADDR_LIST:-NO}
 export EPICS_CA_MAX_ARRAY_BYTES=${EPICS_CA_MAX_ARRAY_BYTES:-1000000}
+# pvAccess on loopback only too (docs/pva.md), on its default ports 5075/5076.
+export EPICS_PVAS_INTF_ADDR_LIST=${EPICS_PVAS_INTF_ADDR_LIST:-127.0.0.1}
+export EPICS_PVA_ADDR_LIST=${EPICS_PVA_ADDR_LIST:-127.0.0.1}
+export EPICS_PVA_AUTO_ADDR_LIST=${EPICS_PVA_AUTO_ADDR_LIST:-NO}
 export PATH=$base/bin/$arch:$PATH
 
 # kwok's pods run no container, so on the local control plane a softIoc stands
@@ -62,7 +66,7 @@ export PATH=$base/bin/$arch:$PATH
 # It has a port of its own, added to iocmgr's CA address list.
 standin_pid=
 if [ -n "$local_cluster" ]; then
-    standin_port=${IOCMGR_DEMO_STANDIN_PORT:-5075}
+    standin_port=${IOCMGR_DEMO_STANDIN_PORT:-5069}     # not 5075 (PVA server) nor 5065 (CA repeater)
     for name in bl46p-ea-ioc-01 bl46p-mo-ioc-01 bl46p-di-dcam-01 bl46p-va-ioc-01; do
         printf 'record(calc, "%s:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n' "${name^^}"
     done >"$demo_dir/standin.db"

@@ -160,6 +160,17 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
             IOCMGR_PHOEBUS_CA_PORT=${IOCMGR_TEST_PHOEBUS_CA_PORT:-16620} \
             IOCMGR_PHOEBUS_DISPLAY=${IOCMGR_TEST_PHOEBUS_DISPLAY:-:66} \
             run_pytest phoebus tests/phoebus/test_phoebus_screens.py
+        # pvAccess (tests/integration/test_pva.py, docs/pva.md): QSRV and $(P)TABLE
+        # read with Base's pvget/pvput and p4p (PyPI, tests/pva/venv.sh, cached),
+        # commands over PVA under CA's access security and audit, the CA-only build
+        # against a Base without the pvAccess modules (tests/pva/ca-only.sh), and the
+        # table overview (opi/iocmgr-table.bob) in the real Phoebus on Xvfb :125 (skipped
+        # without Phoebus' jars, as the phoebus suite). PVA ports 25064-25089
+        # (IOCMGR_TEST_PVA_PORTS). ~1 min warm. IOCMGR_TEST_PVA=0 leaves it out.
+        if [ "${IOCMGR_TEST_PVA:-1}" != 0 ]; then
+            run_pytest pva tests/integration/test_pva.py
+            run_pytest pva-phoebus tests/phoebus/test_phoebus_table.py
+        fi
         # faults of the control plane (apiserver killed, etcd restarted and
         # compacted, token revoked, a cut, slow or black-holed API): ~3 min.
         # IOCMGR_TEST_FAULTS=0 leaves them out.

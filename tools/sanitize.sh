@@ -196,6 +196,9 @@ if [ -z "${IOCMGR_SANITIZE_NO_CLUSTER:-}" ]; then
         if [ "$mode" = asan ]; then
             run_tap k8s-integration-asan make -s -C "$dest/tests/k8s" integration-asan
             run_pytest ioc-cluster-asan tests/integration/test_cluster_*.py
+            # pvAccess (docs/pva.md): QSRV, the audit in front of it, TABLE; the CA-only
+            # build is a build, not a memory check
+            run_pytest pva-asan tests/integration/test_pva.py -k "not ca_only"
         else
             run_tap k8s-integration-valgrind make -s -C "$dest/tests/k8s" integration-valgrind
             # shellcheck disable=SC2086  # a list of test files / -k expressions

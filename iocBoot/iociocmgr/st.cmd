@@ -29,8 +29,11 @@ iocmgr_registerRecordDeviceDriver pdbbase
 < iocBoot/iociocmgr/expected.iocsh
 iocshLoad("iocBoot/iociocmgr/iocmgr.iocsh", "P=$(IOCMGR_PREFIX=BL46P-CS-IOCMGR-01:),KUBECONFIG=$(IOCMGR_KUBECONFIG=),CONTEXT=$(IOCMGR_CONTEXT=),NAMESPACE=$(IOCMGR_NAMESPACE=),SELECTOR=$(IOCMGR_SELECTOR=),EXPECTED=$(IOCMGR_EXPECTED=),READONLY=$(IOCMGR_READONLY=0),GRACE=$(IOCMGR_PENDING_GRACE=60),CRASH_SETTLE=$(IOCMGR_CRASH_SETTLE=120),WATCH_TIMEOUT=$(IOCMGR_WATCH_TIMEOUT=120),ARGO_NAMESPACE=$(IOCMGR_ARGO_NAMESPACE=),ARGO_ROOT=$(IOCMGR_ARGO_ROOT=),ARGO_INSTANCE_LABEL=$(IOCMGR_ARGO_INSTANCE_LABEL=),LOG_NELM=$(IOCMGR_LOG_NELM=16384),UPTIME_SCAN=$(IOCMGR_UPTIME_SCAN=1 second),ALIVE_SCAN=$(IOCMGR_ALIVE_SCAN=1 second),OPI_DIR=$(IOCMGR_OPI_DIR=),ALARM_CONFIG=$(IOCMGR_ALARM_CONFIG=),ALARM_CONFIG_NAME=$(IOCMGR_ALARM_CONFIG_NAME=BL46P)")
 
+# HOSTS with each name's address added: pvAccess (QSRV) gives asLib the client's
+# address where Channel Access gives the name the client declares (docs/pva.md).
+iocmgrAsHosts("IOCMGR_AS_HOSTS", "$(IOCMGR_HOSTS=localhost)")
 # quoted: the lists are comma-separated, and a bare comma would end the macro's value
-asSetSubstitutions("USERS='$(IOCMGR_USERS=root)',HOSTS='$(IOCMGR_HOSTS=localhost)'")
+asSetSubstitutions("USERS='$(IOCMGR_USERS=root)',HOSTS='$(IOCMGR_AS_HOSTS)'")
 asSetFilename("iocBoot/iociocmgr/iocmgr.acf")
 
 iocInit

@@ -6,6 +6,7 @@
  * alarm tree only names PVs and tells the operator what to do.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iocmgrAlarmConfig.h"
@@ -78,12 +79,33 @@ static void guidance(FILE *f, const char *indent, const char *title, const char 
     fprintf(f, "</details>\n%s</guidance>\n", indent);
 }
 
+/* The protocol the alarm server reads the PVs with (docs/alarms.md, docs/pva.md):
+ * IOCMGR_ALARM_PROTOCOL "ca" (or unset) names them bare, which Phoebus reads over
+ * Channel Access; "pva" names them pva://..., as Phoebus' alarm-server containers
+ * default to. Anything else is refused: a misspelt switch must not silently give CA. */
+static const char *scheme;
+
+static int chooseScheme(char *err, size_t errlen)
+{
+    const char *protocol = getenv("IOCMGR_ALARM_PROTOCOL");
+    if (!protocol || !*protocol || strcmp(protocol, "ca") == 0) {
+        scheme = "";
+    } else if (strcmp(protocol, "pva") == 0) {
+        scheme = "pva://";
+    } else {
+        snprintf(err, errlen, "%s: IOCMGR_ALARM_PROTOCOL is '%s'; it must be ca or pva",
+                 driverName, protocol);
+        return -1;
+    }
+    return 0;
+}
+
 static void pv(FILE *f, const char *indent, const char *prefix, const char *pvBase,
                const char *field, const char *description, const char *title,
                const char *details)
 {
     char inner[64];
-    fprintf(f, "%s<pv name=\"", indent);
+    fprintf(f, "%s<pv name=\"%s", indent, scheme);
     iocmgrXmlPut(f, prefix);
     if (pvBase) {
         iocmgrXmlPut(f, pvBase);
@@ -169,6 +191,8 @@ int iocmgrAlarmConfigWrite(const char *path, const char *configName, const char 
             return -1;
         }
     }
+    if (chooseScheme(err, errlen) != 0)
+        return -1;
     if (!(f = iocmgrXmlBegin(path, tmp, sizeof tmp, err, errlen)))
         return -1;
 

@@ -7,9 +7,10 @@
 #       loads FILE.xml into Kafka as configuration NAME: after the check (the
 #       alarm server exits 0 even when NAME is not the file's root) and after
 #       making the topics the way the server does (-import does not)
-#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT
+#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT [PVA_PORT]
 #       runs the server against the IOCs on 127.0.0.1:CA_PORT (pid in
-#       DIR/alarm-server.pid, log in DIR/alarm-server.log)
+#       DIR/alarm-server.pid, log in DIR/alarm-server.log); with PVA_PORT its
+#       pvAccess client too searches 127.0.0.1 on that UDP port (pva:// PVs)
 #   alarm-server.sh stop DIR
 #       stops it, and the Java CA repeater its CA client started (detached, on
 #       REPEATER_PORT, it outlives the server): both by pid
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 main=org.phoebus.applications.alarm.server.AlarmServerMain
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,18p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 
 # The repeater's pid: the JVM whose command line is CARepeater on that port.
@@ -55,8 +56,8 @@ import)
     grep -q '^Done\.$' "$dir/import.log" ||
         { cat "$dir/import.log" >&2; echo "alarm-server.sh: import failed" >&2; exit 1; } ;;
 start)
-    [ $# -eq 7 ] || usage
-    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7
+    [ $# -eq 7 ] || [ $# -eq 8 ] || usage
+    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7 pva_port=${8:-}
     mkdir -p "$dir"
     cat > "$dir/alarm-server.ini" <<INI
 org.phoebus.pv.ca/addr_list=127.0.0.1
@@ -64,6 +65,12 @@ org.phoebus.pv.ca/auto_addr_list=false
 org.phoebus.pv.ca/server_port=$ca_port
 org.phoebus.pv.ca/repeater_port=$rep_port
 org.phoebus.applications.alarm/server=$kafka
+INI
+    [ -z "$pva_port" ] || cat >> "$dir/alarm-server.ini" <<INI
+org.phoebus.pv.pva/epics_pva_addr_list=127.0.0.1
+org.phoebus.pv.pva/epics_pva_auto_addr_list=false
+org.phoebus.pv.pva/epics_pva_broadcast_port=$pva_port
+org.phoebus.pv.pva/epics_pva_enable_ipv6=false
 INI
     echo "$rep_port" > "$dir/repeater.port"
     setsid java -Xmx256m -cp "$cp" "$main" -server "$kafka" -config "$name" -noshell \

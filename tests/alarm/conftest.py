@@ -172,6 +172,16 @@ class AlarmServer:
         return (self.dir / "alarm-server.log").read_text(errors="replace")
 
 
+def start_recorder(cp, kafka, config, d):
+    """RecordStates following configuration `config` into d/topic.tsv: (process, Recording)."""
+    rec_file = d / "topic.tsv"
+    with open(rec_file, "w") as out:
+        recorder = subprocess.Popen(["java", "-Xmx128m", "-cp", cp, "org.iocmgr.alarmtest.RecordStates",
+                                     kafka, config], stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=open(d / "recorder.log", "w"))
+    return recorder, Recording(rec_file)
+
+
 @pytest.fixture(scope="session")
 def alarm_server(kafka, ioc, tmp_path_factory):
     """iocmgr's configuration checked, imported, and the server running on it;
@@ -183,12 +193,8 @@ def alarm_server(kafka, ioc, tmp_path_factory):
     subprocess.run([script, "import", cp, kafka, CONFIG, str(ioc.alarm_xml), str(d)], check=True,
                    timeout=180)
     print(f"configuration checked and imported in {time.monotonic() - t0:.1f} s")
-    rec_file = d / "topic.tsv"
-    with open(rec_file, "w") as out:
-        recorder = subprocess.Popen(["java", "-Xmx128m", "-cp", cp, "org.iocmgr.alarmtest.RecordStates",
-                                     kafka, CONFIG], stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=open(d / "recorder.log", "w"))
-    server = AlarmServer(kafka, d, Recording(rec_file))
+    recorder, recording = start_recorder(cp, kafka, CONFIG, d)
+    server = AlarmServer(kafka, d, recording)
     try:
         subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(CA_PORT), str(CA_PORT + 1)],
                        check=True, timeout=30)

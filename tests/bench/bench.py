@@ -576,6 +576,30 @@ def measure_ps(res, n, round_no, names_file, env):
         f"ec/CA {res.get('ps_ec_ratio', '-')}x; load {res['load_ps']}")
 
 
+def delete_pods(names):
+    """LAT_CHANGES `kubectl delete pod --wait=false` at LAT_RATE a second, on distinct instances
+    (at fewer than LAT_CHANGES instances each several times, in sweeps). Returns
+    [(instance, time sent)]."""
+    n = len(names)
+    victims = [names[(i * 7919) % n] for i in range(LAT_CHANGES)]
+    if n < LAT_CHANGES:    # small beamline: each instance twice, in two sweeps
+        victims = [names[i % n] for i in range(LAT_CHANGES)]
+    kc = [str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), "-n", NS,
+          "delete", "pod", "--wait=false"]
+    sent, procs = [], []
+    t_start = time.time()
+    for i, name in enumerate(victims):
+        due = t_start + i / LAT_RATE
+        while time.time() < due:
+            time.sleep(min(0.01, due - time.time()))
+        sent.append((name, time.time()))
+        procs.append(subprocess.Popen(kc + [f"{name}-0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs = [p for p in procs if p.poll() is None]
+    for p in procs:
+        p.wait(60)
+    return sent
+
+
 PHASES = os.environ.get("BENCH_PHASES", "all")     # all | boot | ps
 
 
@@ -673,24 +697,8 @@ def cmd_run(n, round_no):
         while not watchlog.exists() or not watchlog.read_text().startswith(tuple("0123456789")):
             time.sleep(0.1)
         time.sleep(1)
-        victims = [names[(i * 7919) % n] for i in range(LAT_CHANGES)]
-        if n < LAT_CHANGES:    # small beamline: each instance twice, in two sweeps
-            victims = [names[i % n] for i in range(LAT_CHANGES)]
-        kc = [str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), "-n", NS,
-              "delete", "pod", "--wait=false"]
-        sent = []
         c0, tc0 = ioc.cpu_ticks(), time.monotonic()
-        t_start = time.time()
-        procs = []
-        for i, name in enumerate(victims):
-            due = t_start + i / LAT_RATE
-            while time.time() < due:
-                time.sleep(min(0.01, due - time.time()))
-            sent.append((name, time.time()))
-            procs.append(subprocess.Popen(kc + [f"{name}-0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            procs = [p for p in procs if p.poll() is None]
-        for p in procs:
-            p.wait(60)
+        sent = delete_pods(names)
         time.sleep(3)
         c1, tc1 = ioc.cpu_ticks(), time.monotonic()
         res["churn_cpu_pct"] = round(100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (tc1 - tc0), 2)

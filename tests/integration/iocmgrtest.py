@@ -60,7 +60,21 @@ def ca_env(port, extra_addr=""):
         "EPICS_CA_MAX_ARRAY_BYTES": "1000000",
         "PATH": f"{BASE_BIN}:{os.environ.get('PATH', '')}",   # caRepeater
     })
+    env.update(pva_env())
     return env
+
+
+def pva_env(server_port=0, broadcast_port=0):
+    """pvAccess settings for an IOC built with QSRV (docs/pva.md) and its clients: loopback
+    only, and ports the system assigns (0) unless given, so that no test IOC takes PVA's
+    5075/5076 or another's port. The PVA suites give their own ports."""
+    return {
+        "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVA_SERVER_PORT": str(server_port),
+        "EPICS_PVA_BROADCAST_PORT": str(broadcast_port),
+        "EPICS_PVA_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+    }
 
 
 def start_ca_repeater(port=None):

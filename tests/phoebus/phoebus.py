@@ -23,6 +23,14 @@ def phoebus_repo():
     return repo if Path(repo, "org", "phoebus").is_dir() else None
 
 
+def needs_phoebus():
+    """A suite's pytestmark: skipped, with what to set, without Phoebus' jars."""
+    import pytest
+    return pytest.mark.skipif(
+        phoebus_repo() is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository "
+        "holding its jars (shared/phoebus/m2 beside the repository has them)")
+
+
 def classpath(repo):
     r = subprocess.run([str(HERE / "setup.sh")], env={**os.environ, "PHOEBUS_REPO": repo},
                        capture_output=True, text=True, timeout=900)
@@ -72,7 +80,7 @@ def java_repeaters(port):
 class Phoebus:
     """One Phoebus JVM with some displays open; cmd() talks to the harness in it."""
 
-    def __init__(self, cp, workdir, display, ca_ports, repeater_port, resources, log):
+    def __init__(self, cp, workdir, display, ca_ports, repeater_port, resources, log, pva_broadcast_port=None):
         self.workdir = Path(workdir)
         self.repeater_port = repeater_port
         self.repeaters_before = java_repeaters(repeater_port)
@@ -82,7 +90,12 @@ class Phoebus:
             "org.phoebus.pv.ca/auto_addr_list=false\n"
             f"org.phoebus.pv.ca/server_port={ca_ports[0]}\n"
             f"org.phoebus.pv.ca/repeater_port={repeater_port}\n"
-            "org.phoebus.pv.ca/max_array_bytes=1000000\n")
+            "org.phoebus.pv.ca/max_array_bytes=1000000\n"
+            # pvAccess on loopback, searching the one IOC's UDP port (docs/pva.md)
+            + ("org.phoebus.pv.pva/epics_pva_addr_list=127.0.0.1\n"
+               "org.phoebus.pv.pva/epics_pva_auto_addr_list=false\n"
+               f"org.phoebus.pv.pva/epics_pva_broadcast_port={pva_broadcast_port}\n"
+               "org.phoebus.pv.pva/epics_pva_enable_ipv6=false\n" if pva_broadcast_port else ""))
         (self.workdir / "user").mkdir(exist_ok=True)
         # C1 only: a short-lived JVM on 2 shared cores starts much faster without C2.
         args = ["java", "-Xmx768m", "-XX:TieredStopAtLevel=1", f"-Dphoebus.user={self.workdir / 'user'}",

@@ -32,12 +32,10 @@ import pytest
 from conftest import NAMESPACE
 from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc
 from test_cluster_argo_ioc import APP, STS, application_crd, apply, tracking
-from phoebus import Phoebus, Xvfb, all_connected, classpath, phoebus_repo, resource, summary
+from phoebus import Phoebus, Xvfb, all_connected, classpath, needs_phoebus, phoebus_repo, resource, summary
 
 REPO = phoebus_repo()
-pytestmark = pytest.mark.skipif(
-    REPO is None, reason="Phoebus 5.0.5 not found: set PHOEBUS_REPO to a Maven repository holding "
-    "its jars (shared/phoebus/m2 beside the repository has them)")
+pytestmark = needs_phoebus()
 
 P = "BL46P-CS-IOCMGR-01:"
 P_RO = "BL46P-CS-IOCMGR-02:"

@@ -12,6 +12,7 @@ import org.csstudio.display.builder.model.Widget;
 import org.csstudio.display.builder.model.WidgetProperty;
 import org.csstudio.display.builder.model.properties.CommonWidgetProperties;
 import org.csstudio.display.builder.model.widgets.EmbeddedDisplayWidget;
+import org.csstudio.display.builder.model.widgets.TableWidget;
 import org.csstudio.display.builder.representation.javafx.JFXRepresentation;
 import org.csstudio.display.builder.representation.javafx.widgets.JFXBaseRepresentation;
 import org.csstudio.display.builder.runtime.RuntimeUtil;
@@ -27,6 +28,8 @@ import org.epics.vtype.VString;
 import org.epics.vtype.VStringArray;
 import org.epics.vtype.VType;
 import org.phoebus.pv.PV;
+import org.phoebus.ui.color.NamedWidgetColor;
+import org.phoebus.ui.color.WidgetColor;
 import org.phoebus.ui.docking.DockItem;
 import org.phoebus.ui.docking.DockPane;
 import org.phoebus.ui.docking.DockStage;
@@ -155,7 +158,28 @@ final class Displays
         d.put("pvs", pvs);
         final Node node = JFXBaseRepresentation.getJFXNode(w);
         d.put("text", node == null ? null : String.join(" | ", shownText(node, new ArrayList<>())));
+        if (w instanceof TableWidget table)
+            describeTable(table, d);
         return d;
+    }
+
+    /** A table's cells as it shows them and the colour a script gave each (the
+     *  colour's name when it is a named one, e.g. the alarm colours "MAJOR"). */
+    private static void describeTable(final TableWidget table, final Map<String, Object> d)
+    {
+        d.put("headers", table.getHeaders());
+        d.put("cells", table.getValue());
+        final List<List<String>> colours = new ArrayList<>();
+        final List<List<WidgetColor>> set = table.runtimeCellColors().getValue();
+        if (set != null)
+            for (List<WidgetColor> row : set)
+            {
+                final List<String> names = new ArrayList<>();
+                for (WidgetColor c : row)
+                    names.add(c == null ? null : c instanceof NamedWidgetColor n ? n.getName() : c.toString());
+                colours.add(names);
+            }
+        d.put("cell_colors", colours);
     }
 
     private static Map<String, Object> pv(final String name, final VType value)
