@@ -127,10 +127,13 @@ node_start() {
     readlink -f "${exe:-$prog}" >"$RUN/pids/$name.exe"
     rm -f "$pidf"
     [ "$where" = node ] && enter=(nsenter -t "$(init_pid)" -n -m -u --)
+    # the new process joins our runtime group in every hierarchy, then writes its pid
+    local procs="" m
+    for m in $(cg_mounts); do procs+="$m/$NODE_CG/runtime/cgroup.procs "; done
     # shellcheck disable=SC2016  # expanded by the inner shell
-    setsid "${enter[@]}" bash -c 'for f in /sys/fs/cgroup/*/"$1"/runtime/cgroup.procs; do echo $$ >"$f"; done
+    setsid "${enter[@]}" bash -c 'for f in $1; do echo $$ >"$f"; done
         echo $$ >"$0.tmp" && mv -f "$0.tmp" "$0" && shift && exec "$@"' \
-        "$pidf" "$NODE_CG" "$prog" "${@:2}" </dev/null >>"$RUN/logs/$name.log" 2>&1 &
+        "$pidf" "$procs" "$prog" "${@:2}" </dev/null >>"$RUN/logs/$name.log" 2>&1 &
     local _; for _ in $(seq 1 100); do
         proc_alive "$name" && return 0
         sleep 0.05
@@ -509,6 +512,15 @@ status() {
         printf '%-16s %s\n' "$c" "$(proc_pid "$c" 2>/dev/null || echo -)"
     done
     echo "cgroup /$NODE_CG: $(cg_pids | wc -l) processes; veth $VETH_HOST: $(ip -br link show "$VETH_HOST" 2>/dev/null | awk '{print $2}' || echo none)"
+    # resident memory by program: the node itself (runtime) and its pods (kubepods)
+    local sub p
+    for sub in runtime kubepods; do
+        for p in $(cg_pids "$sub"); do
+            printf '%s %s\n' "$(cat "/proc/$p/comm" 2>/dev/null)" "$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null)"
+        done | awk -v grp="$sub" 'NF == 2 { kb[$1] += $2; n[$1]++; all += $2 }
+            END { printf "memory (%s): %.0f MiB:", grp, all / 1024
+                  for (c in kb) printf " %s %.1f (%d)", c, kb[c] / 1024, n[c]; print "" }'
+    done
     [ -f "$RUN/node.env" ] && cat "$RUN/node.env"
     return 0
 }

@@ -3,6 +3,7 @@ iocmgr's from its one recipe (tools/image-rootfs.sh, which the Dockerfile runs t
 reproducible, without build or test packages, and running as a real pod with the
 in-cluster configuration."""
 import json
+import os
 import re
 import subprocess
 import tarfile
@@ -76,7 +77,9 @@ def test_the_images_are_reproducible_and_hold_no_build_or_test_files():
 
 
 def test_iocmgr_runs_from_its_image_as_a_pod_with_the_in_cluster_config(bed, instances):
-    image = bed.env.get("IOCMGR_IMAGE_IOCMGR")
+    # IOCMGR_TEST_IOCMGR_IMAGE: another iocmgr image on the node (e.g. the Dockerfile's,
+    # tests/images/dockerfile.sh, imported with ctr)
+    image = os.environ.get("IOCMGR_TEST_IOCMGR_IMAGE") or bed.env.get("IOCMGR_IMAGE_IOCMGR")
     assert image, "the node has no iocmgr image (make, then tests/cluster/node.sh import iocmgr)"
     i = instances("bl46p-ea-test-30")
     prefix = "TST-NODE-POD-01:"
