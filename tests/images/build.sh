@@ -8,7 +8,7 @@
 # For each image one line on stdout: NAME REF ARCHIVE. Archives are cached by content in
 # $IOCMGR_CACHE/images/NAME/<manifest digest>.tar: the same inputs give the same digest,
 # and an archive already there is not written again. The tag is that digest's first 12
-# hex digits; NAME:latest names the same image.
+# hex digits; NAME:latest names the same image. The newest 4 archives of each image are kept.
 #   pause   the pod sandbox (containerd's sandbox_image): pause.c, static
 #   ioc     the generic test IOC: Base's softIoc, caget & co., bash, busybox, start.sh
 #           with its behaviours (tests/images/ioc/start.sh), iocStatsUptime.db
@@ -98,6 +98,8 @@ for name in "${names[@]}"; do
     read -r ref archive bytes < <(python3 "$here/oci.py" "$root" "$cache/$name" --name "$REPO/$name" \
         --config "$tmp/$name.json") || die "cannot write the OCI archive of $name"
     rm -rf "$root"
+    # the cache keeps the newest 4 archives of an image (an older one can be rebuilt)
+    { ls -1t "$cache/$name"/*.tar 2>/dev/null | tail -n +5 | grep -vxF "$archive" || true; } | xargs -r rm -f
     t=$(( $(now_ms) - t0 ))
     say "$name: $ref, $((bytes / 1048576)) MiB, $((t / 1000)).$(printf %03d $((t % 1000)))s"
     echo "$name $ref $archive"

@@ -96,7 +96,7 @@ def main():
             } for t in (tag, "latest")]
             index = json.dumps({"schemaVersion": 2, "manifests": descriptors},
                                sort_keys=True, separators=(",", ":")).encode()
-            part = archive + ".part"
+            part = f"{archive}.{os.getpid()}.part"    # another bed may build the same image now
             with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
                 def add(name, data=None, path=None):
                     info = tarfile.TarInfo(name)
