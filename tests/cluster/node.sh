@@ -241,8 +241,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       conf_dir = "$NODE_DIR/cni/net.d"
       max_conf_num = 1
 TOML
-    # pods without hostNetwork: a bridge in the node, addresses from the pods' /24, no masquerade
-    # (nothing leaves the node but to the machine's end of the veth)
+    # pods without hostNetwork: a bridge in the node, addresses from the pods' /24, no
+    # masquerade; routes to the node's /24 (the machine's end of the veth) and to the
+    # kubernetes Service address (the relay in the node), nothing else
     cat >"$NODE_DIR/cni/net.d/10-iocmgr-node.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
@@ -250,7 +251,8 @@ TOML
   "plugins": [
     {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
      "ipam": {"type": "host-local", "dataDir": "$NODE_DIR/cni/ipam",
-              "ranges": [[{"subnet": "$POD_NET.0/24"}]], "routes": [{"dst": "$NODE_NET.0/24"}]}},
+              "ranges": [[{"subnet": "$POD_NET.0/24"}]],
+              "routes": [{"dst": "$NODE_NET.0/24"}, {"dst": "$svc_ip/32"}]}},
     {"type": "loopback"}
   ]
 }
@@ -439,7 +441,6 @@ up() {
     # the apiserver for the node: 127.0.0.1:<port> inside the node, and the kubernetes
     # Service address for pods (in-cluster config), relayed over a unix socket to the
     # apiserver on the machine's loopback
-    local svc_ip
     svc_ip=$(kc -n default get service kubernetes -o jsonpath='{.spec.clusterIP}') || ndie "no kubernetes Service"
     node_exec ip addr add "$svc_ip/32" dev lo
     node_start node-relay-host host socat "UNIX-LISTEN:$NODE_DIR/apiserver.sock,fork,unlink-early,mode=600" \

@@ -159,7 +159,7 @@ class NodeBed(integration.Cluster):
 
 
 def ioc_instance(name, image, behaviour="run", tolerate=True, memory="256Mi", readiness=False,
-                 replicas=1, liveness_period=5, extra_env=()):
+                 replicas=1, liveness_period=5, extra_env=(), host_network=True):
     """A ConfigMap and a StatefulSet shaped like the ioc-instance chart's output for the
     generic test IOC: labels, hostNetwork, stdin/tty, IOC_NAME/IOC_PREFIX, the liveness
     probe reading UPTIME with caget, resources; `behaviour` goes into the config volume
@@ -182,7 +182,7 @@ def ioc_instance(name, image, behaviour="run", tolerate=True, memory="256Mi", re
     if readiness:
         container["readinessProbe"] = {"exec": {"command": ["/bin/bash", "/epics/ioc/readiness.sh"]},
                                        "periodSeconds": 2, "timeoutSeconds": 5}
-    spec = {"hostNetwork": True, "terminationGracePeriodSeconds": 3, "containers": [container],
+    spec = {"hostNetwork": host_network, "terminationGracePeriodSeconds": 3, "containers": [container],
             "volumes": [{"name": "config-volume", "configMap": {"name": f"{name}-config"}}]}
     if tolerate:
         spec["tolerations"] = [{"key": "beamline", "operator": "Equal", "value": "bl46p",

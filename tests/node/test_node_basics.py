@@ -1,12 +1,14 @@
 """The real node and real IOCs on it (docs/node.md): the node registers as the beamline's
 node, a pod of the generic test IOC image runs softIoc and answers caget of its iocStats
 UPTIME from the machine, and iocmgr's commands act on the real processes."""
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from nodebed import drain, node_iocmgr, uptime_seconds
+from iocmgrtest import BASE_BIN
+from nodebed import NAMESPACE, drain, node_iocmgr, uptime_seconds
 
 
 def test_the_node_is_ready_as_the_beamline_node(bed):
@@ -37,6 +39,23 @@ def test_an_ioc_pod_answers_its_uptime_from_the_machine(bed, instances):
     pid = bed.ioc_pid(i)
     assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"softIoc"
     assert b"IOC_PREFIX=BL46P-EA-TEST-01" in Path(f"/proc/{pid}/environ").read_bytes()
+
+
+def test_a_pod_network_ioc_answers_at_its_pod_address_and_nothing_leaves(bed, instances):
+    # without hostNetwork: the node's bridge, an address from the pods' /24, routed from
+    # the machine through the node; the pod reaches the apiserver's Service address only
+    i = instances("bl46p-ea-test-05", host_network=False)
+    pod = bed.wait_running(i)
+    ip = pod["status"]["podIP"]
+    assert ip != bed.ip and ip.rsplit(".", 1)[0] + ".0/24" == bed.env["IOCMGR_NODE_POD_NET"]
+    env = dict(bed.ca_env(), EPICS_CA_ADDR_LIST=ip)
+    bed.wait(lambda: subprocess.run([str(BASE_BIN / "caget"), "-t", "-w", "2", f"{i.upper()}:UPTIME"],
+                                    env=env, capture_output=True, text=True).stdout.strip(), 30,
+             f"{i}:UPTIME at {ip}")
+    probe = bed.kubectl("-n", NAMESPACE, "exec", f"{i}-0", "--", "bash", "-c",
+                        'ip route; (exec 3<>/dev/tcp/10.96.0.1/443) && echo apiserver: ok; '
+                        '(exec 3<>/dev/tcp/198.51.100.1/80) 2>&1 | grep -o "Network is unreachable"', check=False)
+    assert "default" not in probe and "apiserver: ok" in probe and "Network is unreachable" in probe, probe
 
 
 @pytest.mark.alive_string
