@@ -119,7 +119,7 @@ def test_crash_loop_backs_off_10_20_40_and_iocmgr_holds_crashloop(bed, instances
         # the kubelet's back-off, from a container's end to the next start: the first
         # restart at once, then 10 s, 20 s, 40 s. A backing-off pod is looked at again
         # every 10-15 s (the kubelet's pod worker back-off, jittered), so a restart comes
-        # up to 15 s after its back-off has passed (16 s seen), never before; the API's
+        # up to 15 s after its back-off has passed (18 s seen at load 10), never before; the API's
         # timestamps are whole seconds.
         pod = bed.pod(i)
         c = bed.container(i)
@@ -132,7 +132,7 @@ def test_crash_loop_backs_off_10_20_40_and_iocmgr_holds_crashloop(bed, instances
         assert len(gaps) >= 4, (gaps, history)
         assert gaps[0] <= 2, gaps
         for gap, want in zip(gaps[1:], (10, 20, 40)):
-            assert want - 1 <= gap <= want + 20, (gaps, history)
+            assert want - 1 <= gap <= want + 25, (gaps, history)
         # one alarm for the whole loop: once CrashLoop (MAJOR), it stays so between cycles
         first = next(k for k, (t, v, s) in enumerate(status.timeline) if v == "CrashLoop")
         assert all(v == "CrashLoop" and s == "MAJOR" for t, v, s in status.timeline[first:]), status.timeline
