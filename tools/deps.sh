@@ -16,8 +16,12 @@ base_cache=$cache/epics-base-$base_version
 say() { echo "iocmgr deps: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
-          libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates python3
+# what building iocmgr and its image needs (IOCMGR_DEPS=build: only these; the
+# Dockerfile's build stage)
+build_packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
+          libyaml-dev libcmocka-dev dpkg-dev openssl ca-certificates
+          busybox-static)    # the images' /bin/sh (tools/image-rootfs.sh)
+packages=("${build_packages[@]}" python3
           python3-pytest python3-venv procps valgrind curl util-linux
           clang libclang-rt-14-dev
           git redis-server     # the Argo CD test bed (tests/argocd): git repos on file://, redis
@@ -25,7 +29,12 @@ packages=(build-essential perl libreadline-dev libcurl4-openssl-dev libcjson-dev
           # server without a screen, the pointer, the fonts the screens name, and
           # what JavaFX's GTK glass loads
           openjdk-17-jdk-headless maven xvfb x11-utils xdotool fonts-liberation
-          libgtk-3-0 libxtst6 libgl1)
+          libgtk-3-0 libxtst6 libgl1
+          # the real test node (tests/cluster/node.sh, docs/node.md): the container
+          # runtime and its CNI plugins (iptables comes with them), the node's relay to
+          # the apiserver
+          containerd runc containernetworking-plugins socat)
+[ "${IOCMGR_DEPS:-}" != build ] || packages=("${build_packages[@]}")
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"

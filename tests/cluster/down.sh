@@ -7,8 +7,15 @@ set -euo pipefail
 
 timeout=${IOCMGR_STOP_TIMEOUT:-10}
 
-if [ ! -e "$RUN" ]; then say "nothing to stop ($RUN does not exist)"; exit 0; fi
+if [ ! -e "$RUN" ]; then
+  "$CLUSTER_SRC/node.sh" down   # a node of this bed killed half-way leaves cgroups, a veth
+  say "nothing to stop ($RUN does not exist)"; exit 0
+fi
 [ -f "$RUN/$MARK" ] || die "$RUN was not made by up.sh (no $MARK): not touching it"
+
+# the real node first (tests/cluster/node.sh): also cleans up after a node of this bed
+# that was killed, whether or not the node was asked for this time
+"$CLUSTER_SRC/node.sh" down || say "node.sh down failed; see above"
 
 stopped=0
 # reverse start order: the fake kubelet first, etcd last

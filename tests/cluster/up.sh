@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the local Kubernetes control plane on 127.0.0.1 (see tests/cluster/README.md):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok + a fake node.
+# IOCMGR_REAL_NODE=1: a real node too (tests/cluster/node.sh, docs/node.md): kubelet,
+# containerd, real pods; the fake node is then left out (IOCMGR_KWOK_NODE=1 keeps it).
 # State (pids, logs, certs, kubeconfigs, env) lives in $IOCMGR_CLUSTER_DIR.
 # Harmless to run twice: a running cluster is detected and left alone.
 set -euo pipefail
@@ -16,6 +18,7 @@ COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok"
 if [ -d "$RUN" ] && [ -f "$RUN/$MARK" ]; then
   n=0; for c in $COMPONENTS; do proc_alive "$c" && n=$((n + 1)); done
   if [ "$n" -eq 5 ] && kc get --raw /readyz >/dev/null 2>&1; then
+    [ "${IOCMGR_REAL_NODE:-0}" != 1 ] || "$CLUSTER_SRC/node.sh" up
     say "already running (state in $RUN); source $RUN/env"
     exit 0
   fi
@@ -174,9 +177,11 @@ kc apply -f "$CLUSTER_SRC/kwok/crds/" >/dev/null || failed "cannot install the k
 wait_for 30 kc wait --for=condition=Established --timeout=5s crd/logs.kwok.x-k8s.io crd/clusterlogs.kwok.x-k8s.io ||
   failed "kwok CRDs not established" kube-apiserver
 
+# kwok fakes only its own nodes (annotation kwok.x-k8s.io/node=fake), never a real one
 proc_start kwok \
   --kubeconfig="$RUN/kwok.kubeconfig" --config="$CLUSTER_SRC/kwok/stages.yaml" \
-  --manage-all-nodes=true --enable-crds=Logs,ClusterLogs \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --enable-crds=Logs,ClusterLogs \
   --node-ip=127.0.0.1 --node-port="$IOCMGR_KWOK_PORT" \
   --server-address="127.0.0.1:$IOCMGR_KWOK_PORT" \
   --tls-cert-file="$PKI/kwok-serving.crt" --tls-private-key-file="$PKI/kwok-serving.key" \
@@ -200,7 +205,11 @@ spec:
     follow: true
 YAML
 
-# the fake node: a dedicated beamline node, labelled and tainted like the seed's
+# the fake node: a dedicated beamline node, labelled and tainted like the seed's. Beside a
+# real node (which carries the same label and taint) it is left out unless asked for, so
+# beamline pods run on the real one.
+kwok_node=${IOCMGR_KWOK_NODE:-$([ "${IOCMGR_REAL_NODE:-0}" = 1 ] && echo 0 || echo 1)}
+if [ "$kwok_node" = 1 ]; then
 kc apply -f - >/dev/null <<YAML || failed "cannot create node $IOCMGR_NODE_NAME" kube-apiserver
 apiVersion: v1
 kind: Node
@@ -230,6 +239,7 @@ node_ready() {
   case $out in *node.kubernetes.io/not-ready*|*node.kubernetes.io/unreachable*) return 1 ;; esac
 }
 wait_for 60 node_ready || { for c in $COMPONENTS; do check_alive "$c"; done; failed "node $IOCMGR_NODE_NAME not Ready after 60 s" kwok; }
+fi
 for c in $COMPONENTS; do check_alive "$c"; done
 
 # the beamline namespace and iocmgr's least-privilege ServiceAccount (demo/00-*, 01-*)
@@ -252,6 +262,12 @@ export IOCMGR_CA_FILE='$RUN/ca.crt'
 export IOCMGR_TOKEN_KUBECONFIG='$RUN/token.kubeconfig'
 export IOCMGR_LIMITED_KUBECONFIG='$RUN/limited.kubeconfig'
 export PATH='$CLUSTER_BIN':"\$PATH"
+# the real node's settings, while it runs (tests/cluster/node.sh)
+[ ! -f '$RUN/node.env' ] || . '$RUN/node.env'
 ENV
-say "up in $((SECONDS - t0))s: $API ($K8S_VERSION), node $IOCMGR_NODE_NAME Ready; state in $RUN"
+if [ "${IOCMGR_REAL_NODE:-0}" = 1 ]; then
+  "$CLUSTER_SRC/node.sh" up || failed "the real node did not come up" kube-apiserver
+fi
+nodes=$(kc get nodes -o jsonpath='{.items[*].metadata.name}')
+say "up in $((SECONDS - t0))s: $API ($K8S_VERSION), node(s) ${nodes:-none}; state in $RUN"
 say "use it: source $RUN/env"
