@@ -3,7 +3,7 @@
 # file system assembled here, written as an OCI image archive (tests/images/oci.py) that
 # tests/cluster/node.sh imports into the node's containerd (docs/node.md).
 #
-#   tests/images/build.sh [NAME...]     NAME: pause, ioc, iocmgr (default: pause ioc)
+#   tests/images/build.sh [NAME...]     NAME: pause, ioc, iocmgr, nginx (default: pause ioc)
 #
 # For each image one line on stdout: NAME REF ARCHIVE. Archives are cached by content in
 # $IOCMGR_CACHE/images/NAME/<manifest digest>.tar: the same inputs give the same digest,
@@ -14,6 +14,10 @@
 #           with its behaviours (tests/images/ioc/start.sh), iocStatsUptime.db
 #   iocmgr  iocmgr itself, by its one recipe tools/image-rootfs.sh (the Dockerfile's too);
 #           needs the tree built (make)
+#   nginx   the beamline's OPI server: Debian's nginx (package `nginx`, which holds
+#           nginx-light's build in Debian 12) serving /usr/share/nginx/html
+#           (tests/images/nginx/nginx.conf); its .debs come from Debian's archive with
+#           `apt-get download`, cached in $IOCMGR_CACHE/images/debs, never installed
 # Needs: gcc (static glibc), python3, busybox-static, a built EPICS Base (make deps).
 set -euo pipefail
 
@@ -79,6 +83,52 @@ CMD=bash -c /epics/ioc/start.sh
 CFG
 }
 
+# Debian's nginx, unpacked from its packages: installing them would start a server on
+# port 80 of the machine (nginx-common's init script). Cached by version.
+NGINX_PACKAGES="nginx nginx-common"
+nginx_debs() {
+    local dir=$cache/debs version
+    version=$(apt-cache policy nginx 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    if [ -n "$version" ] && [ "$version" != "(none)" ]; then
+        dir=$dir/nginx-$version
+        if [ ! -f "$dir/.complete" ]; then
+            say "downloading Debian's nginx $version (apt-get download $NGINX_PACKAGES)"
+            rm -rf "$dir"; mkdir -p "$dir"
+            # as the _apt user when it can write there (apt's own sandbox), else as we are
+            (cd "$dir" && apt-get download -q $NGINX_PACKAGES 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+                die "apt-get download $NGINX_PACKAGES failed: the machine's apt sources must reach Debian's archive"
+            touch "$dir/.complete"
+        fi
+    else   # no apt lists: the newest download there is
+        dir=$(ls -1dt "$dir"/nginx-*/ 2>/dev/null | head -1)
+        [ -n "$dir" ] && [ -f "$dir/.complete" ] || die "no nginx package known to apt (apt-get update) and none cached"
+    fi
+    echo "$dir"
+}
+
+rootfs_nginx() {
+    local root=$1 debs x deb
+    debs=$(nginx_debs)
+    x=$tmp/nginx-debs
+    mkdir -p "$x"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$x"; done
+    mkdir -p "$root"
+    image_skeleton "$root"
+    stage_elf "$root" "$x/usr/sbin/nginx" /usr/sbin/nginx
+    mkdir -p "$root"/etc/nginx "$root"/usr/share/nginx/html "$root"/var/lib/nginx "$root"/var/log/nginx
+    cp "$x/etc/nginx/mime.types" "$root/etc/nginx/"
+    cp "$here/nginx/nginx.conf" "$root/etc/nginx/nginx.conf"
+    stage_licences "$root"
+    for deb in $NGINX_PACKAGES; do
+        mkdir -p "$root/usr/share/doc/$deb"
+        cp "$x/usr/share/doc/$deb/copyright" "$root/usr/share/doc/$deb/"
+    done
+    cat <<CFG
+ENV=PATH=/usr/sbin:/usr/bin:/bin
+CMD=/usr/sbin/nginx
+CFG
+}
+
 rootfs_iocmgr() {
     mkdir -p "$1"
     iocmgr_rootfs "$1"
@@ -88,7 +138,7 @@ rootfs_iocmgr() {
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(pause ioc)
 for name in "${names[@]}"; do
-    declare -F "rootfs_$name" >/dev/null || die "unknown image '$name' (pause, ioc, iocmgr)"
+    declare -F "rootfs_$name" >/dev/null || die "unknown image '$name' (pause, ioc, iocmgr, nginx)"
 done
 for name in "${names[@]}"; do
     t0=$(now_ms)
