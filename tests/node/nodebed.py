@@ -71,16 +71,16 @@ class NodeBed(integration.Cluster):
         out = self.kubectl("-n", namespace, "get", kind, name, "-o", "json", check=False)
         return json.loads(out) if out else None
 
-    def pod(self, instance):
-        return self.get("pod", f"{instance}-0")
+    def pod(self, instance, namespace=NAMESPACE):
+        return self.get("pod", f"{instance}-0", namespace)
 
-    def container(self, instance):
-        p = self.pod(instance) or {}
+    def container(self, instance, namespace=NAMESPACE):
+        p = self.pod(instance, namespace) or {}
         statuses = p.get("status", {}).get("containerStatuses") or [{}]
         return statuses[0]
 
-    def delete_instance(self, name):
-        self.kubectl("-n", NAMESPACE, "delete", "statefulset,configmap", name, f"{name}-config",
+    def delete_instance(self, name, namespace=NAMESPACE):
+        self.kubectl("-n", namespace, "delete", "statefulset,configmap", name, f"{name}-config",
                      "--ignore-not-found", "--wait=false", check=False)
 
     def wait(self, pred, timeout, what, step=0.2):
@@ -93,12 +93,12 @@ class NodeBed(integration.Cluster):
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}")
             time.sleep(step)
 
-    def wait_running(self, instance, timeout=60, ready=True):
+    def wait_running(self, instance, timeout=60, ready=True, namespace=NAMESPACE):
         def ok():
-            p = self.pod(instance)
+            p = self.pod(instance, namespace)
             if not p or p["status"].get("phase") != "Running":
                 return None
-            c = self.container(instance)
+            c = self.container(instance, namespace)
             return p if (c.get("ready") if ready else c.get("state", {}).get("running")) else None
         return self.wait(ok, timeout, f"{instance}-0 Running{' and Ready' if ready else ''}")
 
@@ -116,9 +116,11 @@ class NodeBed(integration.Cluster):
         env.pop("EPICS_CA_SERVER_PORT", None)
         return env
 
-    def caget(self, pv, wait=2.0):
-        """The PV's value as a string, or None when nothing answers within `wait` s."""
-        r = subprocess.run([str(BASE_BIN / "caget"), "-t", "-w", str(wait), pv], env=self.ca_env(),
+    def caget(self, pv, wait=2.0, string=False):
+        """The PV's value as a string, or None when nothing answers within `wait` s;
+        string: a long string (a char array), as caget -S reads it"""
+        r = subprocess.run([str(BASE_BIN / "caget"), "-t", *(["-S"] if string else []), "-w", str(wait), pv],
+                           env=self.ca_env(),
                            capture_output=True, text=True, timeout=wait + 30)
         return r.stdout.strip() if r.returncode == 0 else None
 
@@ -159,11 +161,15 @@ class NodeBed(integration.Cluster):
 
 
 def ioc_instance(name, image, behaviour="run", tolerate=True, memory="256Mi", readiness=False,
-                 replicas=1, liveness_period=5, extra_env=(), host_network=True):
+                 replicas=1, liveness_period=5, extra_env=(), host_network=True, namespace=NAMESPACE,
+                 claims=None):
     """A ConfigMap and a StatefulSet shaped like the ioc-instance chart's output for the
     generic test IOC: labels, hostNetwork, stdin/tty, IOC_NAME/IOC_PREFIX, the liveness
     probe reading UPTIME with caget, resources; `behaviour` goes into the config volume
-    (tests/images/ioc/start.sh reads $CONFIG_DIR/test-behaviour)."""
+    (tests/images/ioc/start.sh reads $CONFIG_DIR/test-behaviour). `claims` (a domain,
+    e.g. "bl46p"): the beamline's volumes as the chart mounts them, <domain>-runtime-claim
+    at /epics/runtime, -opi-claim at /epics/opi, -autosave-claim at /autosave, each with
+    the instance's subPath."""
     labels = {"app": name, "ioc": "true", "location": "bl46p", "domain": "bl46p",
               "enabled": "true" if replicas else "false", "description": "Generic-test-IOC"}
     container = {
@@ -184,15 +190,19 @@ def ioc_instance(name, image, behaviour="run", tolerate=True, memory="256Mi", re
                                        "periodSeconds": 2, "timeoutSeconds": 5}
     spec = {"hostNetwork": host_network, "terminationGracePeriodSeconds": 3, "containers": [container],
             "volumes": [{"name": "config-volume", "configMap": {"name": f"{name}-config"}}]}
+    for volume, claim, path in (("runtime-volume", "runtime", "/epics/runtime"), ("opis-volume", "opi", "/epics/opi"),
+                                ("autosave-volume", "autosave", "/autosave")) if claims else ():
+        spec["volumes"].append({"name": volume, "persistentVolumeClaim": {"claimName": f"{claims}-{claim}-claim"}})
+        container["volumeMounts"].append({"name": volume, "mountPath": path, "subPath": name})
     if tolerate:
         spec["tolerations"] = [{"key": "beamline", "operator": "Equal", "value": "bl46p",
                                 "effect": "NoSchedule"}]
     return [
         {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": f"{name}-config", "namespace": NAMESPACE, "labels": {"app": name}},
+         "metadata": {"name": f"{name}-config", "namespace": namespace, "labels": {"app": name}},
          "data": {"test-behaviour": behaviour + "\n"}},
         {"apiVersion": "apps/v1", "kind": "StatefulSet",
-         "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+         "metadata": {"name": name, "namespace": namespace, "labels": labels},
          "spec": {"replicas": replicas, "serviceName": name, "podManagementPolicy": "Parallel",
                   "selector": {"matchLabels": {"app": name}},
                   "template": {"metadata": {"labels": {k: labels[k] for k in ("app", "ioc", "location", "domain")}},

@@ -80,13 +80,16 @@ def java_repeaters(port):
 class Phoebus:
     """One Phoebus JVM with some displays open; cmd() talks to the harness in it."""
 
-    def __init__(self, cp, workdir, display, ca_ports, repeater_port, resources, log, pva_broadcast_port=None):
+    def __init__(self, cp, workdir, display, ca_ports, repeater_port, resources, log, pva_broadcast_port=None,
+                 addr_list=None):
+        """addr_list: the CA addresses to search (e.g. a test node's broadcast address)
+        instead of 127.0.0.1 on each of ca_ports; ca_ports[0] is then their port"""
         self.workdir = Path(workdir)
         self.repeater_port = repeater_port
         self.repeaters_before = java_repeaters(repeater_port)
         settings = self.workdir / "settings.ini"
         settings.write_text(
-            "org.phoebus.pv.ca/addr_list=" + " ".join(f"127.0.0.1:{p}" for p in ca_ports) + "\n"
+            "org.phoebus.pv.ca/addr_list=" + (addr_list or " ".join(f"127.0.0.1:{p}" for p in ca_ports)) + "\n"
             "org.phoebus.pv.ca/auto_addr_list=false\n"
             f"org.phoebus.pv.ca/server_port={ca_ports[0]}\n"
             f"org.phoebus.pv.ca/repeater_port={repeater_port}\n"
