@@ -174,6 +174,29 @@ static void crash_loop_is_major_with_reason(void **state)
                         "CrashLoopBackOff: back-off 40s restarting failed container");
 }
 
+/* A container of a pod made long ago ends (a crash the kubelet restarts at once):
+ * Starting since it ended, MINOR, not past the grace period since the pod was made. */
+static void container_just_ended_is_starting_since_its_end(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p = pod("Running", 0);
+    iocmgrView v;
+    (void)state;
+    p.createdAtEpoch = NOW - 86400;
+    p.startedAt[0] = '\0';
+    p.startedAtEpoch = 0;
+    p.ended = 1;
+    p.lastEndedEpoch = NOW - 1;
+    p.lastExitCode = 1;
+    strcpy(p.lastReason, "Error");
+    iocmgrDerive(&i, &p, 1, NULL, NOW, GRACE, &v);
+    assert_int_equal(v.status, IOCMGR_STARTING);
+    assert_int_equal(v.severity, IOCMGR_SEV_MINOR);
+    assert_int_equal(v.pendingSince, NOW - 1);
+    iocmgrDerive(&i, &p, 1, NULL, NOW + 61, GRACE, &v);   /* never started again */
+    assert_int_equal(v.severity, IOCMGR_SEV_MAJOR);
+}
+
 /* ---- a crash loop held across its cycles (iocmgrHoldCrashLoop) ---------- */
 
 #define SETTLE 30.0
@@ -325,6 +348,68 @@ static void crash_loop_held_through_a_restart_until_the_new_pod_settles(void **s
     step(&v, &i, &p, NOW + 35);
     assert_int_equal(v.status, IOCMGR_RUNNING);
     assert_int_equal(v.severity, IOCMGR_SEV_NONE);
+}
+
+/* An IOC that crashes after running longer than the settle time: the kubelet backs
+ * it off all the same (it forgets the back-off only after 10 minutes of running), so
+ * it is one crash loop, and one alarm: the settle time covers its longest run. */
+static void crash_loop_of_an_ioc_that_runs_a_while_stays_one_alarm(void **state)
+{
+    k8sInstance i = sts(1);
+    k8sPod p;
+    iocmgrView v;
+    long long t, ready;
+    int cycle;
+    (void)state;
+    p = crashed(2);
+    p.lastRunSeconds = 45;                /* the IOC ran 45 s before its crash */
+    memset(&v, 0, sizeof v);
+    step(&v, &i, &p, NOW);
+    assert_held(&v, NOW);
+    assert_int_equal(v.longestRun, 45);
+    assert_true(iocmgrCrashSettleTime(&v, SETTLE) == SETTLE + 45);
+    for (cycle = 2, t = NOW; cycle <= 4; cycle++) {
+        p = runningAgain(cycle, 1);       /* restarted, Ready, runs its 45 s... */
+        p.lastRunSeconds = 45;
+        step(&v, &i, &p, t += 20);
+        ready = t;
+        step(&v, &i, &p, t += 44);        /* ...longer than SETTLE, held all along */
+        assert_held(&v, NOW);
+        assert_false(iocmgrCrashSettled(&v, t, SETTLE));
+        assert_string_equal(v.message + strlen(v.message) - strlen("clears after 75 s Ready"),
+                            "clears after 75 s Ready");
+        p = crashed(cycle + 1);           /* ...and crashes again */
+        p.lastRunSeconds = t + 1 - ready;
+        step(&v, &i, &p, t += 1);
+        assert_held(&v, NOW);
+    }
+    assert_int_equal(v.longestRun, 45);
+    /* fixed, restarted: a new pod (no last run); it clears once Ready 30 s past the 45 */
+    p = pod("Running", 1);
+    strcpy(p.uid, "uid-2");
+    step(&v, &i, &p, t += 5);
+    assert_held(&v, NOW);
+    assert_int_equal(v.longestRun, 45);
+    assert_false(iocmgrCrashSettled(&v, t + 74, SETTLE));
+    assert_true(iocmgrCrashSettled(&v, t + 75, SETTLE));
+    step(&v, &i, &p, t + 75);
+    assert_int_equal(v.status, IOCMGR_RUNNING);
+    assert_int_equal(v.longestRun, 0);
+}
+
+/* The settle time never outlasts the kubelet's own memory of the loop: a container
+ * that ran IOCMGR_KUBELET_BACKOFF_RESET seconds is restarted at once after its next
+ * crash, as after a first one. A settle time set longer than that is kept. */
+static void crash_loop_settle_time_stops_at_the_kubelets_back_off_reset(void **state)
+{
+    iocmgrView v;
+    (void)state;
+    memset(&v, 0, sizeof v);
+    v.longestRun = 2;
+    assert_true(iocmgrCrashSettleTime(&v, 120) == 122);
+    v.longestRun = 550;
+    assert_true(iocmgrCrashSettleTime(&v, 120) == IOCMGR_KUBELET_BACKOFF_RESET);
+    assert_true(iocmgrCrashSettleTime(&v, 900) == 900);
 }
 
 static void crash_loop_hold_ends_when_stopped_or_another_fault(void **state)
@@ -485,10 +570,13 @@ int main(void)
         cmocka_unit_test(unschedulable_is_pending_minor_then_major_after_grace),
         cmocka_unit_test(starting_too_long_becomes_pending_major),
         cmocka_unit_test(crash_loop_is_major_with_reason),
+        cmocka_unit_test(container_just_ended_is_starting_since_its_end),
         cmocka_unit_test(crash_loop_stays_major_across_three_cycles),
         cmocka_unit_test(crash_loop_clears_once_ready_for_the_settle_time),
         cmocka_unit_test(crash_loop_settle_time_restarts_with_a_new_container),
         cmocka_unit_test(crash_loop_held_through_a_restart_until_the_new_pod_settles),
+        cmocka_unit_test(crash_loop_of_an_ioc_that_runs_a_while_stays_one_alarm),
+        cmocka_unit_test(crash_loop_settle_time_stops_at_the_kubelets_back_off_reset),
         cmocka_unit_test(crash_loop_hold_ends_when_stopped_or_another_fault),
         cmocka_unit_test(image_pull_error_is_failed),
         cmocka_unit_test(absent_instance_is_major),

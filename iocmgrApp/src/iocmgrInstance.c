@@ -112,6 +112,7 @@ static void derivePod(iocmgrView *v, const k8sInstance *inst, const k8sPod *pod,
     copyStr(v->ip, sizeof v->ip, pod->podIP);
     v->restarts = pod->restartCount;
     v->lastExit = pod->lastExitCode;
+    v->lastRun = pod->lastRunSeconds;
     copyStr(v->lastReason, sizeof v->lastReason, pod->lastReason);
     v->running = strcmp(pod->phase, "Running") == 0 && !pod->deleting;
     v->ready = pod->ready && !pod->deleting;
@@ -171,9 +172,12 @@ static void derivePod(iocmgrView *v, const k8sInstance *inst, const k8sPod *pod,
         v->message[0] = '\0';
         return;
     }
-    /* Running but not ready: the IOC is booting, or its liveness probe fails. */
-    waiting(v, IOCMGR_STARTING, pod->startedAtEpoch ? pod->startedAtEpoch : pod->createdAtEpoch,
-            now, grace);
+    /* Running but not ready: the IOC is booting, or its liveness probe fails, or its
+     * container has just ended (a crash, restarted at once the first time): on its way
+     * since then, not since the pod was made. */
+    waiting(v, IOCMGR_STARTING, pod->startedAtEpoch ? pod->startedAtEpoch
+                                : pod->ended && pod->lastEndedEpoch ? pod->lastEndedEpoch
+                                : pod->createdAtEpoch, now, grace);
     if (pod->restartCount > 0 && pod->lastReason[0]) describeCrash(v, pod);
     else describeWait(v, pod, event && event[0] ? event : "container running, not ready yet");
 }
@@ -225,22 +229,36 @@ static int partOfCrashCycle(const iocmgrView *v)
                           || v->status == IOCMGR_TERMINATING);
 }
 
+double iocmgrCrashSettleTime(const iocmgrView *v, double settle)
+{
+    double t = settle + (double)v->longestRun;
+    double cap = settle > IOCMGR_KUBELET_BACKOFF_RESET ? settle : IOCMGR_KUBELET_BACKOFF_RESET;
+    return t < cap ? t : cap;
+}
+
 void iocmgrHoldCrashLoop(const iocmgrView *prev, long long now, double settle, iocmgrView *v)
 {
     int held = prev && prev->crashSince > 0;
+    double needed;
 
+    /* The runs of the loop that ended in a crash: the one before each restart. */
+    if (held || v->status == IOCMGR_CRASHLOOP)
+        v->longestRun = (held && prev->longestRun > v->lastRun) ? prev->longestRun : v->lastRun;
     if (v->status == IOCMGR_CRASHLOOP) {
         v->crashSince = held ? prev->crashSince : now;
         return;
     }
-    if (!held || !partOfCrashCycle(v))
+    if (!held || !partOfCrashCycle(v)) {
+        v->longestRun = 0;
         return;
+    }
     /* A restarted container (count moved) or a new pod starts the settle time again. */
     if (v->ready)
         v->readySince = (prev->readySince > 0 && prev->restarts == v->restarts
                          && strcmp(prev->podUid, v->podUid) == 0) ? prev->readySince : now;
-    if (v->readySince > 0 && (double)(now - v->readySince) >= settle) {
-        v->readySince = 0;
+    needed = iocmgrCrashSettleTime(v, settle);
+    if (v->readySince > 0 && (double)(now - v->readySince) >= needed) {
+        v->readySince = v->longestRun = 0;
         return;
     }
     if (!v->crashWhy[0])
@@ -250,16 +268,17 @@ void iocmgrHoldCrashLoop(const iocmgrView *prev, long long now, double settle, i
     setState(v, IOCMGR_CRASHLOOP, IOCMGR_SEV_MAJOR);
     if (v->readySince > 0)
         snprintf(v->message, sizeof v->message,
-                 "restarting: %s; Ready again, clears after %g s Ready", v->crashWhy, settle);
+                 "restarting: %s; Ready again, clears after %g s Ready", v->crashWhy, needed);
     else
         snprintf(v->message, sizeof v->message,
                  "restarting: %s; CrashLoopBackOff until the container stays Ready for %g s",
-                 v->crashWhy, settle);
+                 v->crashWhy, needed);
 }
 
 int iocmgrCrashSettled(const iocmgrView *v, long long now, double settle)
 {
-    return v->crashSince > 0 && v->readySince > 0 && (double)(now - v->readySince) >= settle;
+    return v->crashSince > 0 && v->readySince > 0
+        && (double)(now - v->readySince) >= iocmgrCrashSettleTime(v, settle);
 }
 
 void iocmgrDeriveDisconnected(iocmgrView *v, const char *why)

@@ -42,6 +42,8 @@ typedef struct iocmgrView {
     long long pendingSince;           /* epoch seconds the instance became not-ready-but-wanted; 0 otherwise */
     long long crashSince;             /* epoch seconds a crash loop was first seen; 0: none held */
     long long readySince;             /* while crashSince: since when the container is Ready; 0: not Ready */
+    long long lastRun;                /* seconds the container's last run lasted before it ended; 0: unknown */
+    long long longestRun;             /* while crashSince: the longest such run in the loop */
     char image[512];
     char version[40];
     char desc[40];
@@ -80,15 +82,27 @@ void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
  * (NONE) while it runs again between crashes. Once a crash loop was seen (in
  * prev), the instance stays CrashLoop (MAJOR) while it is wanted and on its way
  * (Starting, Running, Terminating: a restart or a fixed image rolling out)
- * until its container has been Ready for settle seconds. Stopping the instance
- * or another fault (Failed, Pending unschedulable, Absent, Unknown) ends the
- * hold and shows that instead.
+ * until its container has been Ready for iocmgrCrashSettleTime() seconds:
+ * settle seconds longer than the longest run that ended in a crash of the loop,
+ * so that an IOC which crashes after running a while is not cleared between
+ * its crashes. Stopping the instance or another fault (Failed, Pending
+ * unschedulable, Absent, Unknown) ends the hold and shows that instead.
  * prev: the instance's previous view (NULL: none); view: iocmgrDerive()'s
  * result for now, changed in place. */
 void iocmgrHoldCrashLoop(const iocmgrView *prev, long long now, double settle,
                          iocmgrView *view);
 
-/* 1 when a held crash loop is due to clear at now (Ready for settle seconds):
+/* The kubelet forgets a container's crash-loop back-off once it has run this
+ * long (kubelet.go: the crashLoopBackOff's HasExpiredFunc, 600 s): a crash after
+ * that is restarted at once, as a first one. */
+#define IOCMGR_KUBELET_BACKOFF_RESET 600.0
+
+/* Seconds a held crash loop's container must stay Ready before it clears:
+ * settle plus the longest run of the loop that ended in a crash, at most
+ * IOCMGR_KUBELET_BACKOFF_RESET (or settle, if longer). */
+double iocmgrCrashSettleTime(const iocmgrView *view, double settle);
+
+/* 1 when a held crash loop is due to clear at now (Ready for its settle time):
  * the ticker re-derives it, as no event comes. */
 int iocmgrCrashSettled(const iocmgrView *view, long long now, double settle);
 

@@ -288,12 +288,17 @@ int k8sPodFromJson(const cJSON *obj, const char *container, k8sPod *out, char *e
         k8sCopyString(out->waitingMessage, sizeof out->waitingMessage, str(waiting, "message"));
         k8sCopyString(out->startedAt, sizeof out->startedAt, str(running, "startedAt"));
         out->startedAtEpoch = k8sParseTime(out->startedAt);
-        term = member(member(cs, "lastState"), "terminated");
+        /* the latest end: the container's own while it has not started again */
+        term = member(state, "terminated");
+        out->ended = term != NULL;
         if (!term)
-            term = member(state, "terminated");
+            term = member(member(cs, "lastState"), "terminated");
         if (term) {
+            long long from = k8sParseTime(str(term, "startedAt"));
             out->lastExitCode = (int)num(term, "exitCode");
             k8sCopyString(out->lastReason, sizeof out->lastReason, str(term, "reason"));
+            out->lastEndedEpoch = k8sParseTime(str(term, "finishedAt"));
+            out->lastRunSeconds = (from > 0 && out->lastEndedEpoch >= from) ? out->lastEndedEpoch - from : 0;
         }
     }
     return 0;

@@ -44,7 +44,10 @@ typedef struct k8sPod {
     char waitingReason[64]; char waitingMessage[512];     /* state.waiting of the chosen container */
     char startedAt[32];               /* state.running.startedAt (RFC3339) */
     long long startedAtEpoch;         /* same, seconds since epoch, 0 if none */
-    int lastExitCode; char lastReason[64];                /* lastState.terminated (or state.terminated) */
+    int ended;                        /* state.terminated: the container ended, not started again yet */
+    int lastExitCode; char lastReason[64];                /* state.terminated, else lastState.terminated */
+    long long lastEndedEpoch;         /* same: finishedAt, seconds since epoch; 0 unknown */
+    long long lastRunSeconds;         /* same: finishedAt - startedAt, how long that run lasted; 0 unknown */
     char unschedulableMessage[512];   /* PodScheduled=False condition message (scheduler's words) */
     char createdAt[32];               /* metadata.creationTimestamp */
     long long createdAtEpoch;

@@ -91,11 +91,14 @@ static void test_pod_crashloop(void **state)
         "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\",\"conditions\":[{\"type\":\"Ready\","
         "\"status\":\"False\"}],\"containerStatuses\":[{\"name\":\"ioc\",\"restartCount\":7,"
         "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\",\"message\":\"back-off 5m0s\"}},"
-        "\"lastState\":{\"terminated\":{\"exitCode\":139,\"reason\":\"Error\"}}}]}}");
+        "\"lastState\":{\"terminated\":{\"exitCode\":139,\"reason\":\"Error\","
+        "\"startedAt\":\"2024-05-01T10:00:07Z\",\"finishedAt\":\"2024-05-01T10:02:37Z\"}}}]}}");
     k8sPod p;
     char err[128];
     (void)state;
     assert_int_equal(k8sPodFromJson(o, NULL, &p, err, sizeof err), 0);
+    assert_int_equal(p.lastRunSeconds, 150);    /* the run that ended in the crash */
+    assert_false(p.ended);                      /* waiting: started again after its back-off */
     assert_string_equal(p.ownerName, "x");
     assert_string_equal(p.phase, "Running");
     assert_false(p.ready);
@@ -108,6 +111,29 @@ static void test_pod_crashloop(void **state)
     assert_string_equal(p.podIP, "10.0.0.5");
     assert_int_equal(p.createdAtEpoch, 1714557600LL);
     assert_int_equal(p.startedAtEpoch, 0);
+    cJSON_Delete(o);
+}
+
+/* The moment a container has ended, before the kubelet starts it again: its own end
+ * (state.terminated) is the latest, not lastState's older one. */
+static void test_pod_just_ended(void **state)
+{
+    cJSON *o = cJSON_Parse(
+        "{\"metadata\":{\"name\":\"x-0\",\"uid\":\"p1\",\"creationTimestamp\":\"2024-05-01T10:00:00Z\"},"
+        "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"ioc\",\"restartCount\":1,"
+        "\"state\":{\"terminated\":{\"exitCode\":137,\"reason\":\"OOMKilled\","
+        "\"startedAt\":\"2024-05-01T10:00:40Z\",\"finishedAt\":\"2024-05-01T10:01:10Z\"}},"
+        "\"lastState\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\","
+        "\"startedAt\":\"2024-05-01T10:00:02Z\",\"finishedAt\":\"2024-05-01T10:00:39Z\"}}}]}}");
+    k8sPod p;
+    char err[128];
+    (void)state;
+    assert_int_equal(k8sPodFromJson(o, NULL, &p, err, sizeof err), 0);
+    assert_true(p.ended);
+    assert_int_equal(p.lastExitCode, 137);
+    assert_string_equal(p.lastReason, "OOMKilled");
+    assert_int_equal(p.lastEndedEpoch, 1714557670LL);
+    assert_int_equal(p.lastRunSeconds, 30);
     cJSON_Delete(o);
 }
 
@@ -267,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_old_chart_deployment),
         cmocka_unit_test(test_missing_name),
         cmocka_unit_test(test_pod_crashloop),
+        cmocka_unit_test(test_pod_just_ended),
         cmocka_unit_test(test_pod_running_and_pending),
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_watch_events),
