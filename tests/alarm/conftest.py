@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -182,25 +183,24 @@ def start_recorder(cp, kafka, config, d):
     return recorder, Recording(rec_file)
 
 
-@pytest.fixture(scope="session")
-def alarm_server(kafka, ioc, tmp_path_factory):
-    """iocmgr's configuration checked, imported, and the server running on it;
-    the recorder follows the topic from its first message."""
+@contextmanager
+def running_alarm_server(kafka, config, xml, d, ca_port, repeater_port):
+    """iocmgr's configuration `config` (the file xml) checked and imported, and the
+    server running on it, reading the IOC on 127.0.0.1:ca_port; the recorder follows
+    the topic from its first message. Yields an AlarmServer."""
     cp = classpath("IOCMGR_ALARM_PHOEBUS_CP")
-    d = tmp_path_factory.mktemp("alarm-server")
     script = str(HERE / "alarm-server.sh")
     t0 = time.monotonic()
-    subprocess.run([script, "import", cp, kafka, CONFIG, str(ioc.alarm_xml), str(d)], check=True,
-                   timeout=180)
+    subprocess.run([script, "import", cp, kafka, config, str(xml), str(d)], check=True, timeout=180)
     print(f"configuration checked and imported in {time.monotonic() - t0:.1f} s")
-    recorder, recording = start_recorder(cp, kafka, CONFIG, d)
+    recorder, recording = start_recorder(cp, kafka, config, d)
     server = AlarmServer(kafka, d, recording)
     try:
-        subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(CA_PORT), str(CA_PORT + 1)],
+        subprocess.run([script, "start", cp, kafka, config, str(d), str(ca_port), str(repeater_port)],
                        check=True, timeout=30)
         # Up once it has published the root's state. A PV that is fine from the
         # start gets no state message at all: only changes are published.
-        wait_until(lambda: server.recording.messages(f"state:/{CONFIG}"), 120, step=0.2,
+        wait_until(lambda: server.recording.messages(f"state:/{config}"), 120, step=0.2,
                    what="the alarm server's first state of the configuration")
         print(f"alarm server up in {time.monotonic() - t0:.1f} s")
         yield server
@@ -208,3 +208,11 @@ def alarm_server(kafka, ioc, tmp_path_factory):
         subprocess.run([script, "stop", str(d)], timeout=60)
         _stop(recorder)
         print(f"alarm server log:\n{server.log()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def alarm_server(kafka, ioc, tmp_path_factory):
+    """The server on iocmgr's configuration (running_alarm_server)"""
+    with running_alarm_server(kafka, CONFIG, ioc.alarm_xml, tmp_path_factory.mktemp("alarm-server"),
+                              CA_PORT, CA_PORT + 1) as server:
+        yield server

@@ -19,6 +19,10 @@
  *       write 1 to FIELD of every instance with ca_put_callback, RATE writes a
  *       second, while monitoring CMD_STAT and CMD_MSG; one line per instance:
  *       "<instance> <t_put> <t_callback> <put status> <CMD_STAT> <CMD_MSG>".
+ *   castatus caput   PREFIX NAMES FIELD
+ *       what `caput -c PV 1` does, timed, for the first instance: connect, write 1
+ *       with ca_put_callback at once, wait for the callback; one line:
+ *       "<instance> <t_connected> <t_put> <t_callback> <put status>".
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -314,11 +318,29 @@ static int cmdPut(const char *field, double rate, double timeout)
     return answered == ninst ? 0 : 1;
 }
 
+/* One write, as an operator's caput: no subscriptions, no waiting for initial values. */
+static int cmdCaput(const char *field)
+{
+    inst *in = &insts[0];
+    double tConn;
+    dbr_enum_t one = 1;
+    pvOf(in, field, in->pv, sizeof in->pv);
+    check(ca_create_channel(in->pv, NULL, NULL, 0, &in->ch), "ca_create_channel");
+    if (ca_pend_io(30.0) != ECA_NORMAL) die("the channel did not connect in 30 s");
+    tConn = now();
+    in->tPut = now();
+    check(ca_array_put_callback(DBR_ENUM, 1, in->ch, &one, putDone, in), "ca_put_callback");
+    ca_flush_io();
+    while (nCb < 1 && now() < in->tPut + 30.0) ca_pend_event(0.001);
+    printf("%s %.6f %.6f %.6f %d\n", in->name, tConn, in->tPut, in->tCb, in->putStatus == ECA_NORMAL ? 1 : 0);
+    return nCb == 1 && in->putStatus == ECA_NORMAL ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     int rc;
     if (argc < 4) {
-        fprintf(stderr, "usage: castatus boot|get|monitor|put PREFIX NAMES ...\n");
+        fprintf(stderr, "usage: castatus boot|get|monitor|put|caput PREFIX NAMES ...\n");
         return 2;
     }
     prefix = argv[2];
@@ -330,6 +352,8 @@ int main(int argc, char **argv)
         rc = cmdGet(argc > 4 ? atof(argv[4]) : 30.0);
     else if (strcmp(argv[1], "monitor") == 0)
         rc = cmdMonitor(argc > 4 ? argv[4] : "STATUS", argc > 5 ? atof(argv[5]) : 0);
+    else if (strcmp(argv[1], "caput") == 0 && argc >= 5 && ninst >= 1)
+        rc = cmdCaput(argv[4]);
     else if (strcmp(argv[1], "put") == 0 && argc >= 6)
         rc = cmdPut(argv[4], atof(argv[5]), argc > 6 ? atof(argv[6]) : 30.0);
     else {

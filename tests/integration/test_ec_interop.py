@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NAMESPACE
+from ecclient import ec_for, transcript_to
 from iocmgrtest import TOP, free_port, run_ioc, timed_monitor
 
 EC_NS = os.environ.get("IOCMGR_TEST_EC_NAMESPACE", "ec-iocs")
@@ -62,73 +63,15 @@ def ca_port():
     return free_port(range(lo, hi + 1))
 
 
-def tool_path(script):
-    r = subprocess.run([str(TOP / script)], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        pytest.fail(f"{script} failed: {r.stderr[-1500:]}")
-    return Path(r.stdout.strip().splitlines()[-1])
-
-
-class Ec:
-    """The real `ec` with its K8S backend: EC_TARGET names the namespace; helm and kubectl
-    on PATH, KUBECONFIG the cluster's admin."""
-
-    def __init__(self, cluster, ec, helm, log):
-        self.ec, self.log = ec, log
-        self.env = {**cluster.env, "EC_CLI_BACKEND": "K8S", "KUBECONFIG": cluster.kubeconfig,
-                    "PATH": f"{helm.parent}:{ec.parent}:{cluster.env['PATH']}", "COLUMNS": "200"}
-
-    def run(self, *args, ns=EC_NS, check=True):
-        t0 = time.monotonic()
-        r = subprocess.run([str(self.ec), *args], env={**self.env, "EC_TARGET": ns},
-                           capture_output=True, text=True, timeout=60)
-        dt = time.monotonic() - t0
-        self.log(f"$ EC_TARGET={ns} ec {' '.join(args)}    # {dt:.2f} s, exit {r.returncode}\n"
-                 f"{r.stdout}{r.stderr}")
-        if check and r.returncode != 0:
-            raise AssertionError(f"ec {' '.join(args)}: exit {r.returncode}: {r.stdout}{r.stderr}")
-        return r
-
-    def ps(self, ns=EC_NS):
-        """{name: health} from the table `ec ps` prints (rich's box characters)."""
-        rows = {}
-        for line in self.run("ps", ns=ns).stdout.splitlines():
-            cells = [c.strip() for c in line.strip().strip("│").split("│")]
-            if len(cells) >= 3 and cells[0] and cells[0] != "name":
-                rows[cells[0]] = cells[2]
-        return rows
-
-    def wait_health(self, name, health, timeout=60):
-        """Re-run `ec ps` (what a user of ec does) until NAME shows HEALTH."""
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            h = self.ps().get(name)
-            seen.append(h)
-            if h == health:
-                return seen
-        raise AssertionError(f"ec ps never showed {name} {health} in {timeout} s; seen {seen}")
-
-
 @pytest.fixture(scope="module")
 def transcript():
-    TRANSCRIPT.parent.mkdir(parents=True, exist_ok=True)
-    f = open(TRANSCRIPT, "w", buffering=1)
-
-    def log(text):
-        f.write(f"[{time.strftime('%H:%M:%S')}] {text.rstrip()}\n")
-    yield log
-    f.close()
+    with transcript_to(TRANSCRIPT) as log:
+        yield log
 
 
 @pytest.fixture(scope="module")
 def ec(cluster, transcript):
-    ec_bin = tool_path("tests/ec/venv.sh")
-    helm = tool_path("tests/helm/build.sh")
-    e = Ec(cluster, ec_bin, helm, transcript)
-    transcript(f"ec: {ec_bin} ({e.run('--version', check=False).stdout.strip()}); helm: {helm}; "
-               f"kubectl and KUBECONFIG: {cluster.kubeconfig}")
-    return e
+    return ec_for(cluster, transcript, EC_NS)
 
 
 @pytest.fixture(scope="module")

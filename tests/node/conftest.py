@@ -3,7 +3,6 @@
 Tests marked `alive_string` judge ALIVE from a real iocStats UPTIME string ("00:01:02");
 they need iocmgr's ALIVE to follow a changing string (issue 18 item 1, fixed on another
 branch): before that fix they fail."""
-import os
 import sys
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "integration"))
-from iocmgrtest import CACHE  # noqa: E402
-from nodebed import NodeBed, integration, ioc_instance  # noqa: E402
+from nodebed import bed_of_this_run, integration, ioc_instance  # noqa: E402
 
 
 def pytest_configure(config):
@@ -26,10 +24,7 @@ ca_repeater = integration.ca_repeater
 
 @pytest.fixture(scope="session")
 def bed():
-    run_dir = os.environ.get("IOCMGR_CLUSTER_DIR", str(CACHE / "cluster-run"))
-    if not Path(run_dir, "env").exists():
-        pytest.fail(f"no cluster in {run_dir}: IOCMGR_REAL_NODE=1 tests/cluster/up.sh (make test does)")
-    return NodeBed(run_dir)
+    return bed_of_this_run()
 
 
 @pytest.fixture

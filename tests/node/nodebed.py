@@ -14,7 +14,7 @@ from pathlib import Path
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
 sys.path.insert(0, str(INTEGRATION))
-from iocmgrtest import BASE_BIN, TOP, run_ioc  # noqa: E402,F401  (TOP: for the suites)
+from iocmgrtest import BASE_BIN, CACHE, TOP, run_ioc  # noqa: E402,F401  (TOP: for the suites)
 
 # the integration suites' conftest (its Cluster, its caRepeater fixture), under a name of
 # its own: "conftest" is this directory's
@@ -160,18 +160,28 @@ class NodeBed(integration.Cluster):
                          f"the softIoc process of {instance}")
 
 
+def bed_of_this_run():
+    """The bed of IOCMGR_CLUSTER_DIR (the run's), which must have a real node"""
+    import pytest
+    run_dir = os.environ.get("IOCMGR_CLUSTER_DIR", str(CACHE / "cluster-run"))
+    if not Path(run_dir, "env").exists():
+        pytest.fail(f"no cluster in {run_dir}: IOCMGR_REAL_NODE=1 tests/cluster/up.sh (make test does)")
+    return NodeBed(run_dir)
+
+
 def ioc_instance(name, image, behaviour="run", tolerate=True, memory="256Mi", readiness=False,
                  replicas=1, liveness_period=5, extra_env=(), host_network=True, namespace=NAMESPACE,
-                 claims=None):
+                 claims=None, labels=None):
     """A ConfigMap and a StatefulSet shaped like the ioc-instance chart's output for the
     generic test IOC: labels, hostNetwork, stdin/tty, IOC_NAME/IOC_PREFIX, the liveness
     probe reading UPTIME with caget, resources; `behaviour` goes into the config volume
     (tests/images/ioc/start.sh reads $CONFIG_DIR/test-behaviour). `claims` (a domain,
     e.g. "bl46p"): the beamline's volumes as the chart mounts them, <domain>-runtime-claim
     at /epics/runtime, -opi-claim at /epics/opi, -autosave-claim at /autosave, each with
-    the instance's subPath."""
+    the instance's subPath. `labels`: more labels of the StatefulSet (e.g. the older
+    chart's is_ioc, which `ec ps` selects on)."""
     labels = {"app": name, "ioc": "true", "location": "bl46p", "domain": "bl46p",
-              "enabled": "true" if replicas else "false", "description": "Generic-test-IOC"}
+              "enabled": "true" if replicas else "false", "description": "Generic-test-IOC", **(labels or {})}
     container = {
         "name": name, "image": image, "imagePullPolicy": "Never",
         "stdin": True, "tty": True,
