@@ -33,7 +33,6 @@
 #include "devIocmgr.h"
 #include "iocmgrVersion.h"
 
-
 typedef struct fieldDef {
     const char *name;
     fieldId id;

@@ -453,12 +453,15 @@ static void mapLargeBlocksDuringRecordInit(int on)
 #endif
 }
 
+/* The connection lost or back: every record, logs too, shows it (INVALID
+ * while the API is unreachable); rare, unlike an instance's changes. */
 static void scanEveryInstance(void)
 {
     size_t i;
     for (i = 0; i < iocmgrInstanceCount(); i++) {
         iocmgrInst *inst = iocmgrInstanceAt(i);
         iocmgrScanRequest(inst->scan, &inst->gate);
+        iocmgrScanRequest(inst->logScan, &inst->logGate);
     }
     iocmgrRequestMgrScan();
 }
