@@ -455,7 +455,10 @@ static long readBiAlive(biRecord *prec)
     iocmgrLiveness l;
 
     if (!a) return S_dev_NoInit;
-    answered = dbIsLinkConnected(&prec->inp) && dbGetLink(&prec->inp, DBR_STRING, uptime, NULL, NULL) == 0;
+    /* dbTryGetLink: no LINK/INVALID alarm of its own (dbGetLink would give one for
+     * a link that has just connected and has no value yet): ALIVE's severity is
+     * iocmgrAliveUpdate's alone. */
+    answered = dbIsLinkConnected(&prec->inp) && dbTryGetLink(&prec->inp, DBR_STRING, uptime, NULL) == 0;
     iocmgrLock();
     iocmgrReadLiveness(a->inst, &l);
     iocmgrUnlock();

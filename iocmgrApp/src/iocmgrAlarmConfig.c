@@ -43,9 +43,9 @@ static const char statusGuidance[] =
     "$(P)$(I):SYNC and $(P)$(I):SYNC_MSG show the sync and its last operation's message.";
 
 static const char aliveGuidance[] =
-    "Silent (MAJOR) while the pod is Ready: Kubernetes says the IOC is up, but its iocStats "
-    "$(I):UPTIME (the chart's liveness check) does not answer Channel Access or has stopped "
-    "changing. The IOC may be hung, or unreachable from iocmgr: check the CA address list and "
+    "Silent (MAJOR) while the pod is Ready: Kubernetes says the IOC is up, but nothing answers "
+    "Channel Access on $(I):UPTIME (iocStats, the chart's liveness check), or its value has "
+    "stopped changing. The IOC may be hung, or unreachable from iocmgr: check the CA address list and "
     "that the pod uses hostNetwork. Read the console log on the instance screen; RESTART if it "
     "is hung. Kubernetes restarts it too once the liveness probe fails. A pod that is booting, "
     "crash-looping or stopped raises STATUS, not ALIVE.";

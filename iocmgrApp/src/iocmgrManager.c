@@ -690,7 +690,7 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
         else errlogPrintf("%s: skipping instance '%s': not a usable name\n", driverName, list[i].name);
     }
     for (i = 0; i < mgr.expected.count; i++) listAdd(&names, mgr.expected.names[i]);
-    qsort(names.names, names.count, sizeof *names.names, byName);
+    if (names.count) qsort(names.names, names.count, sizeof *names.names, byName);
 
     iocmgrTableReserve(names.count);
     for (i = 0; i < names.count; i++) {
