@@ -239,7 +239,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2000];
 
-    testPlan(78);
+    testPlan(82);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -268,6 +268,13 @@ MAIN(testIocmgrIoc)
     eltc(0);
     testIocInitOk();
     eltc(1);
+    /* ALIVE and UPTIME are known from iocInit on (PINI), not UDF/INVALID until
+     * their first periodic pass: the IOC's UPTIME does not answer (no IOC here),
+     * and no pod is known to be Ready, so Silent without an alarm. */
+    testdbGetFieldEqual(INST "ALIVE.UDF", DBR_LONG, 0);
+    testdbGetFieldEqual(INST "ALIVE", DBR_STRING, "Silent");
+    testdbGetFieldEqual(INST "ALIVE.SEVR", DBR_LONG, NO_ALARM);
+    testdbGetFieldEqual(INST "UPTIME.UDF", DBR_LONG, 0);
 
     testdbGetFieldEqual("TST:VERSION", DBR_STRING, IOCMGR_VERSION);
     testOk(waitLong("TST:COUNT", 1, 5.0), "COUNT is 1: the expected instance");
