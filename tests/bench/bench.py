@@ -519,6 +519,27 @@ def pct(values, p):
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
+def wait_until_due(due, clock=time.time, sleep=time.sleep, step=0.01):
+    """Wait until the wall clock reaches `due` (in steps of at most `step`); returns how
+    late the caller is then, in seconds (0.0 when on time). A schedule that fell behind
+    (a loaded machine, a slow kubectl spawn) is a figure to report, never a negative
+    sleep: the time is read once per step and the sleep is never below zero."""
+    while True:
+        left = due - clock()
+        if left <= 0:
+            return -left
+        sleep(min(step, left))
+
+
+def schedule_lateness(late, threshold=0.05):
+    """How far a paced loop fell behind: the number of sends later than `threshold`
+    seconds, the worst and the median lateness (ms)."""
+    behind = [x for x in late if x > threshold]
+    return {"sends": len(late), "late": len(behind), "late_threshold_ms": round(1000 * threshold),
+            "max_late_ms": round(1000 * max(late), 1) if late else None,
+            "p50_late_ms": round(1000 * pct(late, 50), 1) if late else None}
+
+
 def ms_stats(values):
     vals = [1000.0 * x for x in values]
     return {"count": len(vals), "p50_ms": round(pct(vals, 50), 1) if vals else None,
@@ -682,10 +703,9 @@ def cmd_run(n, round_no):
         c0, tc0 = ioc.cpu_ticks(), time.monotonic()
         t_start = time.time()
         procs = []
+        late = []
         for i, name in enumerate(victims):
-            due = t_start + i / LAT_RATE
-            while time.time() < due:
-                time.sleep(min(0.01, due - time.time()))
+            late.append(wait_until_due(t_start + i / LAT_RATE))
             sent.append((name, time.time()))
             procs.append(subprocess.Popen(kc + [f"{name}-0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             procs = [p for p in procs if p.poll() is None]
@@ -695,6 +715,9 @@ def cmd_run(n, round_no):
         c1, tc1 = ioc.cpu_ticks(), time.monotonic()
         res["churn_cpu_pct"] = round(100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (tc1 - tc0), 2)
         res["churn_rate_per_s"] = LAT_RATE
+        res["churn_schedule"] = schedule_lateness(late)
+        if res["churn_schedule"]["late"]:
+            log(f"[n={n} r={round_no}] the churn fell behind its schedule: {res['churn_schedule']}")
         res["load_churn"] = load1()
         watch.terminate()
         watch.wait(10)
