@@ -7,9 +7,10 @@
 #       loads FILE.xml into Kafka as configuration NAME: after the check (the
 #       alarm server exits 0 even when NAME is not the file's root) and after
 #       making the topics the way the server does (-import does not)
-#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT
+#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT [CONN_TIMEOUT]
 #       runs the server against the IOCs on 127.0.0.1:CA_PORT (pid in
-#       DIR/alarm-server.pid, log in DIR/alarm-server.log)
+#       DIR/alarm-server.pid, log in DIR/alarm-server.log); a PV not connected
+#       CONN_TIMEOUT s (default 30, Phoebus') after the start is published Disconnected
 #   alarm-server.sh stop DIR
 #       stops it, and the Java CA repeater its CA client started (detached, on
 #       REPEATER_PORT, it outlives the server): both by pid
@@ -55,8 +56,8 @@ import)
     grep -q '^Done\.$' "$dir/import.log" ||
         { cat "$dir/import.log" >&2; echo "alarm-server.sh: import failed" >&2; exit 1; } ;;
 start)
-    [ $# -eq 7 ] || usage
-    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7
+    [ $# -eq 7 ] || [ $# -eq 8 ] || usage
+    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7 conn_timeout=${8:-30}
     mkdir -p "$dir"
     cat > "$dir/alarm-server.ini" <<INI
 org.phoebus.pv.ca/addr_list=127.0.0.1
@@ -64,6 +65,7 @@ org.phoebus.pv.ca/auto_addr_list=false
 org.phoebus.pv.ca/server_port=$ca_port
 org.phoebus.pv.ca/repeater_port=$rep_port
 org.phoebus.applications.alarm/server=$kafka
+org.phoebus.applications.alarm/connection_timeout=$conn_timeout
 INI
     echo "$rep_port" > "$dir/repeater.port"
     setsid java -Xmx256m -cp "$cp" "$main" -server "$kafka" -config "$name" -noshell \

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from iocmgrtest import ApiWatch, wait_until  # noqa: E402
+from iocmgrtest import ApiWatch, settled, wait_until  # noqa: E402
 
 SRC = Path(__file__).resolve().parent
 # iocmgr itself, a child Application beside the instances (tests/argocd/repos.sh)
@@ -77,6 +77,29 @@ class Bed:
         app = self.app(name) or {}
         st = app.get("status", {})
         return st.get("sync", {}).get("status", ""), st.get("health", {}).get("status", "")
+
+    def reconciled_at(self, name):
+        """Wall time (s) of Argo CD's last comparison of Application `name` (1 s resolution)."""
+        from datetime import datetime
+        at = ((self.app(name) or {}).get("status") or {}).get("reconciledAt")
+        return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() if at else 0.0
+
+    def stays_gone(self, name, gone_wall, timeout=120):
+        """Instance `name`'s pod went at wall time gone_wall: prove it stays gone without a
+        fixed sleep. Argo CD compares an Application again when its resources change, and
+        self-heal acts on that comparison: once a comparison newer than the pod's going
+        finds the Application Synced (and a raw watch of the pods has settled), self-heal
+        has had its look and left the pod gone. Returns the seconds this took."""
+        t0 = time.monotonic()
+        pods = self.watch("pods", label=f"app={name}")
+        try:
+            wait_until(lambda: self.reconciled_at(name) >= int(gone_wall) + 1 and self.status(name)[0] == "Synced",
+                       timeout, step=0.5, what=f"Argo CD's comparison of {name} after its pod went, Synced")
+            settled(lambda: len(pods.events), 5, 60, what=f"pod events of {name}")
+        finally:
+            pods.close()
+        assert not self.pods(name), f"{name}: a pod came back after Argo CD's comparison"
+        return time.monotonic() - t0
 
     # ---- changing (as a person with kubectl would)
     def set_root_params(self, params):

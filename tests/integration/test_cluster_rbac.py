@@ -1,11 +1,13 @@
-"""RBAC: with rights too small for a command, the API's own 403 reaches CMD_MSG; the
-shipped Role (tests/cluster/demo/01-rbac.yaml) has exactly its rules, Argo CD
-Applications included, and the limited identity reaches nothing beyond them."""
+"""RBAC: the shared `ioc` fixture runs as the chart's ServiceAccount (not an admin);
+with rights too small for a command, the API's own 403 reaches CMD_MSG; the demo
+beamline's Role (tests/cluster/demo/01-rbac.yaml, used by `limited.kubeconfig`) has
+exactly its rules, Argo CD Applications included, and the limited identity reaches
+nothing beyond them."""
 import json
 import subprocess
 
 from conftest import NAMESPACE
-from iocmgrtest import run_ioc
+from iocmgrtest import CHART_SA, run_ioc
 
 ROLE = """
 apiVersion: v1
@@ -30,6 +32,26 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: iocmgr-viewer}
 subjects:
 - {kind: ServiceAccount, name: iocmgr-viewer, namespace: %(ns)s}
 """
+
+
+def test_the_shared_ioc_runs_as_the_charts_service_account_not_an_admin(ioc, cluster):
+    """What the restart/stop/image/log tests of test_cluster_ioc.py run as: the API
+    server's own answer (SelfSubjectReview) for the `ioc` fixture's credentials."""
+    def as_ioc(*args):
+        return subprocess.run(["kubectl", "--kubeconfig", str(ioc.kubeconfig), *args], env=cluster.env,
+                              capture_output=True, text=True, timeout=30)
+    who = json.loads(as_ioc("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    print(f"the ioc fixture runs as {who['username']}, groups {who.get('groups')}")
+    assert who["username"] == f"system:serviceaccount:{NAMESPACE}:{CHART_SA}"
+    assert "system:masters" not in who.get("groups", [])
+    bound = [b["metadata"]["name"] for b in json.loads(cluster.kubectl("get", "rolebindings,clusterrolebindings",
+                                                                       "-A", "-o", "json"))["items"]
+             for s in b.get("subjects") or [] if s.get("kind") == "ServiceAccount"
+             and s.get("name") == CHART_SA and s.get("namespace") == NAMESPACE]
+    assert bound == [CHART_SA], f"bound by {bound}: only the chart's RoleBinding may give it rights"
+    assert as_ioc("auth", "can-i", "delete", "pods", "-n", NAMESPACE).stdout.strip() == "yes"
+    assert as_ioc("auth", "can-i", "get", "secrets", "-n", NAMESPACE).stdout.strip() == "no"
+    assert as_ioc("auth", "can-i", "list", "pods", "-n", "default").stdout.strip() == "no"
 
 
 def test_forbidden_restart_shows_the_api_message(cluster, tmp_path):
