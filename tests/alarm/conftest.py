@@ -18,7 +18,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
-from iocmgrtest import CACHE, run_ioc, soft_ioc, start_ca_repeater, wait_until  # noqa: E402
+from iocmgrtest import CACHE, chart_identity, run_ioc, soft_ioc, start_ca_repeater, wait_until  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("integration_conftest",
                                                HERE.parent / "integration" / "conftest.py")
@@ -177,7 +177,8 @@ def uptime_ioc(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ioc(beamline, uptime_ioc, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ioc")
-    env = {"KUBECONFIG": beamline.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    # as the chart's ServiceAccount and Role in this namespace (START/RESTART need them)
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(beamline, tmp, NAMESPACE)), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": str(GRACE), "IOCMGR_CRASH_SETTLE": str(SETTLE),
            "IOCMGR_ALARM_CONFIG": str(tmp / "iocmgr-alarm.xml"), "IOCMGR_ALARM_CONFIG_NAME": CONFIG,
            "CA_EXTRA_ADDR": uptime_ioc}
