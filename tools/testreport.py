@@ -296,6 +296,8 @@ def one_line(rec):
     if state == "not run":
         return f"NOT RUN: {rec['why']}"
     counts = f"{rec['passed']} passed, {rec['failed']} failed, {rec['skipped']} skipped"
+    if rec["group"] == "setup":
+        return "ready" if rec["passed"] and not rec["failed"] else f"FAILED (see {rec['log']})"
     if rec["group"] == "corpus":
         counts = (f"{rec.get('inputs', 0)} corpus inputs replayed over {len(rec.get('targets', []))} "
                   f"targets, {rec['failed']} failed")
