@@ -78,23 +78,25 @@ class Bed:
         st = app.get("status", {})
         return st.get("sync", {}).get("status", ""), st.get("health", {}).get("status", "")
 
-    def reconciled_at(self, name):
-        """Wall time (s) of Argo CD's last comparison of Application `name` (1 s resolution)."""
-        from datetime import datetime
-        at = ((self.app(name) or {}).get("status") or {}).get("reconciledAt")
-        return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() if at else 0.0
-
-    def stays_gone(self, name, gone_wall, timeout=120):
-        """Instance `name`'s pod went at wall time gone_wall: prove it stays gone without a
-        fixed sleep. Argo CD compares an Application again when its resources change, and
-        self-heal acts on that comparison: once a comparison newer than the pod's going
-        finds the Application Synced (and a raw watch of the pods has settled), self-heal
-        has had its look and left the pod gone. Returns the seconds this took."""
+    def stays_gone(self, name, timeout=120):
+        """Instance `name`'s pod has gone: prove it stays gone without a fixed sleep. Ask
+        Argo CD to compare the Application now (its own `argocd.argoproj.io/refresh`
+        annotation, which the controller removes once it has compared), and wait until it
+        has and finds it Synced. A stop made behind Argo CD's back would be OutOfSync
+        there, and self-heal would sync the pod back, which the raw pod watch (settled,
+        no event for 5 s) and the final look would show. Returns the seconds this took."""
         t0 = time.monotonic()
+        refresh = "argocd.argoproj.io/refresh"
         pods = self.watch("pods", label=f"app={name}")
         try:
-            wait_until(lambda: self.reconciled_at(name) >= int(gone_wall) + 1 and self.status(name)[0] == "Synced",
-                       timeout, step=0.5, what=f"Argo CD's comparison of {name} after its pod went, Synced")
+            self.kubectl("annotate", "--overwrite", "applications.argoproj.io", name, f"{refresh}=normal")
+
+            def compared_and_synced():
+                app = self.app(name) or {}
+                return (refresh not in (app.get("metadata", {}).get("annotations") or {})
+                        and app.get("status", {}).get("sync", {}).get("status") == "Synced")
+            wait_until(compared_and_synced, timeout, step=0.5,
+                       what=f"Argo CD's requested comparison of {name} done, Synced")
             settled(lambda: len(pods.events), 5, 60, what=f"pod events of {name}")
         finally:
             pods.close()

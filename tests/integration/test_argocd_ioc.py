@@ -63,13 +63,12 @@ def test_stop_goes_through_the_root_and_sticks(bed, fresh):
     ioc.ca.put(ioc.pv("STOP", name), 1)
     assert bed.root_params().get(f"services.{name}.enabled", "").lower() == "false", bed.root_params()
     took = wait_until(lambda: not bed.pods(name), 60, what="the pod gone")
-    gone = time.time()
     wait_pv(ioc, "STATUS", name, "Stopped")
     assert ioc.get("ENABLED", name) == "Disabled"
     assert ioc.get("OVERRIDE", name) == "Overridden"
     # sticks: self-heal had its look (Argo CD's next comparison, Synced) and left it gone;
     # a STOP by scaling would have been put back by it (issue 11)
-    proved = bed.stays_gone(name, gone)
+    proved = bed.stays_gone(name)
     assert ioc.get("STATUS", name) == "Stopped"
     assert bed.sts(name)["spec"]["replicas"] == 0
     record("iocmgr-stop-under-argocd",
