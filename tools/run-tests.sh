@@ -73,8 +73,8 @@ suite() {
     for need in ${needs//,/ }; do
         [ "$need" = - ] && continue
         if [ "$need" != cluster ] || [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then continue; fi
-        record "$name" --group "$group" --switch IOCMGR_TEST_UNIT_ONLY --state off \
-            --why "IOCMGR_TEST_UNIT_ONLY=1 (make test-unit): the suites that need the cluster are left out"
+        record "$name" --group "$group" --switch "$switch" --offby IOCMGR_TEST_UNIT_ONLY=1 --state off \
+            --why "make test-unit: the suites that need the cluster are left out"
         return
     done
     for need in ${needs//,/ }; do

@@ -188,7 +188,7 @@ def last_skip_line(text):
 def judge(args):
     """One suite's record from its log / XML, exit status and declared state."""
     rec = {"name": args.name, "group": args.group, "kind": args.kind, "switch": args.switch,
-           "why": args.why, "rc": args.rc, "seconds": args.seconds, "log": args.log}
+           "offby": args.offby or f"{args.switch}=0", "why": args.why, "rc": args.rc, "seconds": args.seconds, "log": args.log}
     if args.state in ("off", "not run"):
         rec.update(new_result(), state=args.state)
         if args.state == "not run":
@@ -292,7 +292,7 @@ def reasons_text(rec, limit=3):
 def one_line(rec):
     state = rec["state"]
     if state == "off":
-        return f"off: {rec['switch']}=0 ({rec['why']})"
+        return f"off: {rec.get('offby') or rec['switch'] + '=0'} ({rec['why']})"
     if state == "not run":
         return f"NOT RUN: {rec['why']}"
     counts = f"{rec['passed']} passed, {rec['failed']} failed, {rec['skipped']} skipped"
@@ -384,6 +384,7 @@ def main():
     s.add_argument("--group", default="tests", choices=("tests", "corpus", "sanitizer", "setup"))
     s.add_argument("--kind", default="tap", choices=("tap", "junit", "corpus", "nested"))
     s.add_argument("--switch", default="")
+    s.add_argument("--offby", default="", help="what switched it off, when not SWITCH=0")
     s.add_argument("--why", default="")
     s.add_argument("--state", default="run", choices=("run", "off", "not run"))
     s.add_argument("--rc", type=int, default=0)

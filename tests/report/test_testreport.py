@@ -86,7 +86,7 @@ def judge(tmp_path, log_text, rc=0, kind="tap", xml_text=None, state="run"):
     xml = tmp_path / "s.xml"
     if xml_text is not None:
         xml.write_text(xml_text)
-    ns = argparse.Namespace(name="s", group="tests", kind=kind, switch="IOCMGR_TEST_S", why="why", rc=rc,
+    ns = argparse.Namespace(name="s", group="tests", kind=kind, switch="IOCMGR_TEST_S", offby="", why="why", rc=rc,
                             seconds=1.0, log=str(log), xml=str(xml), state=state, note=None, nested=None)
     return tr.judge(ns)
 
