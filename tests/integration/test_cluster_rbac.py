@@ -1,13 +1,14 @@
 """RBAC: the shared `ioc` fixture runs as the chart's ServiceAccount (not an admin);
-with rights too small for a command, the API's own 403 reaches CMD_MSG; the demo
-beamline's Role (tests/cluster/demo/01-rbac.yaml, used by `limited.kubeconfig`) has
-exactly its rules, Argo CD Applications included, and the limited identity reaches
-nothing beyond them."""
+with rights too small for a command, the API's own 403 reaches CMD_MSG; the Roles the
+chart renders (iocmgrtest.chart_identity) have exactly DESIGN.md's rules, Argo CD
+Applications included, and its identity reaches nothing beyond them."""
 import json
 import subprocess
 
+import pytest
+
 from conftest import NAMESPACE
-from iocmgrtest import CHART_SA, run_ioc
+from iocmgrtest import CHART_SA, chart_identity, run_ioc
 
 ROLE = """
 apiVersion: v1
@@ -88,11 +89,12 @@ contexts:
         assert ioc.get("RESTART.SEVR", i) == "MAJOR"
 
 
-# The Role of tests/cluster/demo/01-rbac.yaml, rule for rule: what iocmgr may do and
+# The chart's Roles (deploy/helm/iocmgr/templates/rbac.yaml with rbac.deployments and
+# argocd.enabled, as applied by chart_identity), rule for rule: what iocmgr may do and
 # nothing more (DESIGN.md, Kubernetes access). A rule added or widened fails here.
 EXPECTED_RULES = {
     ("apps", "statefulsets"): {"get", "list", "watch", "patch"},
-    ("apps", "statefulsets/scale"): {"get", "patch"},
+    ("apps", "statefulsets/scale"): {"patch"},
     ("apps", "deployments"): {"get", "list", "watch"},
     ("", "pods"): {"get", "list", "watch", "delete"},
     ("", "pods/log"): {"get"},
@@ -101,29 +103,37 @@ EXPECTED_RULES = {
 }
 
 
-def test_role_has_exactly_the_shipped_rules(cluster):
-    role = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "role", "iocmgr", "-o", "json"))
+@pytest.fixture(scope="module")
+def argo_identity(cluster, tmp_path_factory):
+    return chart_identity(cluster, tmp_path_factory.mktemp("argo-identity"), NAMESPACE,
+                          values=["rbac.deployments=true", "argocd.enabled=true"])
+
+
+def test_role_has_exactly_the_shipped_rules(cluster, argo_identity):
+    name = f"{CHART_SA}-argo"
     got = {}
-    for rule in role["rules"]:
-        assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
-        for g in rule["apiGroups"]:
-            for r in rule["resources"]:
-                got.setdefault((g, r), set()).update(rule["verbs"])
+    for role_name in (name, f"{name}-argocd"):
+        role = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "role", role_name, "-o", "json"))
+        for rule in role["rules"]:
+            assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
+            for g in rule["apiGroups"]:
+                for r in rule["resources"]:
+                    got.setdefault((g, r), set()).update(rule["verbs"])
     assert got == EXPECTED_RULES
     # and no cluster-wide binding gives the ServiceAccount more
-    sa = f"system:serviceaccount:{NAMESPACE}:iocmgr"
+    sa = f"system:serviceaccount:{NAMESPACE}:{name}"
     crbs = json.loads(cluster.kubectl("get", "clusterrolebindings", "-o", "json"))["items"]
     bound = [b["metadata"]["name"] for b in crbs for s in b.get("subjects") or []
-             if s.get("kind") == "ServiceAccount" and s.get("name") == "iocmgr"
+             if s.get("kind") == "ServiceAccount" and s.get("name") == name
              and s.get("namespace") == NAMESPACE]
     assert bound == [], f"{sa} is bound cluster-wide by {bound}"
 
 
-def test_limited_identity_reaches_applications_in_its_namespace_only(cluster):
-    """The API server's own answer for the ServiceAccount's token (limited.kubeconfig):
+def test_limited_identity_reaches_applications_in_its_namespace_only(cluster, argo_identity):
+    """The API server's own answer for the chart's ServiceAccount (Argo CD mode):
     Argo CD Applications readable and patchable here (the root's Helm parameters),
     not creatable, not deletable, not replaceable, and nothing in any other namespace."""
-    limited = str(cluster.dir / "limited.kubeconfig")
+    limited = str(argo_identity)
 
     def can(verb, resource, *where):
         r = subprocess.run(["kubectl", "--kubeconfig", limited, "auth", "can-i", verb, resource, *where],

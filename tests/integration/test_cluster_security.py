@@ -18,7 +18,7 @@ import queue
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import (CHART_SA, SlowProxy, ca_tools_for_any_user, run_ioc, wait_until,
+from iocmgrtest import (CHART_SA, SlowProxy, ca_tools_for_any_user, chart_identity, run_ioc, wait_until,
                         write_kubeconfig)
 
 RUNNING = "bl46p-ea-ioc-01"
@@ -191,12 +191,13 @@ def test_insecure_kubeconfig_works_and_is_logged_loudly(cluster, tmp_path):
 
 # DESIGN.md: statefulsets get/list/watch/patch, statefulsets/scale patch, pods
 # get/list/watch/delete, pods/log get, events list/watch, and for Argo CD beamlines
-# applications.argoproj.io get/list/watch/patch. The shipped Role adds
-# deployments get/list/watch (oldest charts: shown, not driven; docs/cluster.md) and
-# get on statefulsets/scale (iocmgr itself only PATCHes scale).
+# applications.argoproj.io get/list/watch/patch. The chart renders exactly these, plus
+# deployments get/list/watch with rbac.deployments (oldest charts: shown, not driven),
+# on for the demo beamline. Checked on the chart's own identity (chart_identity), not
+# on a copy of its rules.
 EXPECTED_RULES = {
     "statefulsets.apps": {"get", "list", "watch", "patch"},
-    "statefulsets.apps/scale": {"get", "patch"},
+    "statefulsets.apps/scale": {"patch"},
     "deployments.apps": {"get", "list", "watch"},
     "pods": {"get", "list", "watch", "delete"},
     "pods/log": {"get"},
@@ -209,13 +210,21 @@ DEFAULT_RULES = {"selfsubjectreviews.authentication.k8s.io", "selfsubjectaccessr
                  "selfsubjectrulesreviews.authorization.k8s.io"}
 
 
-def limited(cluster, *args, timeout=30):
-    return subprocess.run(["kubectl", "--kubeconfig", cluster.env["IOCMGR_LIMITED_KUBECONFIG"], *args],
+@pytest.fixture(scope="module")
+def argo_identity(cluster, tmp_path_factory):
+    """The chart's ServiceAccount with Argo CD mode on (its Applications Role in this
+    namespace) and the oldest charts' Deployments: every rule the chart can render."""
+    return chart_identity(cluster, tmp_path_factory.mktemp("argo-identity"), NAMESPACE,
+                          values=["rbac.deployments=true", "argocd.enabled=true"])
+
+
+def limited(cluster, kubeconfig, *args, timeout=30):
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
                           env=cluster.env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_service_account_rules_are_exactly_the_designed_ones(cluster):
-    r = limited(cluster, "auth", "can-i", "--list", "-n", NAMESPACE)
+def test_service_account_rules_are_exactly_the_designed_ones(cluster, argo_identity):
+    r = limited(cluster, argo_identity, "auth", "can-i", "--list", "-n", NAMESPACE)
     assert r.returncode == 0, r.stderr
     rules = {}
     for line in r.stdout.splitlines()[1:]:
@@ -229,7 +238,7 @@ def test_service_account_rules_are_exactly_the_designed_ones(cluster):
         rules.pop(r_, None)
     assert rules == EXPECTED_RULES, r.stdout
     # and nothing at all elsewhere
-    r = limited(cluster, "auth", "can-i", "--list", "-n", "default")
+    r = limited(cluster, argo_identity, "auth", "can-i", "--list", "-n", "default")
     extra = [line for line in r.stdout.splitlines()[1:]
              if line and not line.startswith(("/", " ")) and line.split()[0] not in DEFAULT_RULES]
     assert extra == [], r.stdout
@@ -254,21 +263,21 @@ DENIED_CALLS = [
     ("patch", "pod", f"{RUNNING}-0", "--type=merge", "-p", '{"metadata":{"labels":{"x":"y"}}}',
      "--dry-run=server"),
     ("exec", f"{RUNNING}-0", "--", "true"),
-    ("create", "token", "iocmgr"),
-    ("create", "rolebinding", "escalate", "--clusterrole=admin", "--serviceaccount=bl46p-iocs:iocmgr",
+    ("create", "token", CHART_SA),
+    ("create", "rolebinding", "escalate", "--clusterrole=admin", f"--serviceaccount=bl46p-iocs:{CHART_SA}",
      "--dry-run=server"),
 ]
 
 
 @pytest.mark.parametrize("call", ALLOWED_CALLS, ids=lambda c: " ".join(c[:2]))
-def test_service_account_can_do_what_iocmgr_needs(cluster, call):
-    r = limited(cluster, *call)
+def test_service_account_can_do_what_iocmgr_needs(cluster, shipped_kubeconfig, call):
+    r = limited(cluster, shipped_kubeconfig, *call)
     assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("call", DENIED_CALLS, ids=lambda c: " ".join(c[:3]))
-def test_service_account_is_refused_everything_else(cluster, call):
-    r = limited(cluster, *call)
+def test_service_account_is_refused_everything_else(cluster, shipped_kubeconfig, call):
+    r = limited(cluster, shipped_kubeconfig, *call)
     assert r.returncode != 0 and "forbidden" in r.stderr.lower(), (r.stdout, r.stderr)
 
 
