@@ -260,7 +260,7 @@ def shutdown_problem(what, how, seconds, returncode, expect, timeout, log_text="
 
 @contextmanager
 def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR-01:", port=None,
-            boot_timeout=40, stop_timeout=30, binary=IOCMGR, startup="st.cmd"):
+            boot_timeout=40, stop_timeout=30, binary=IOCMGR, startup="st.cmd", expect_status=0):
     """Start the built iocmgr with its st.cmd on a CA port of its own; stop it after.
 
     pre_iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1"), post_iocsh lines
@@ -270,7 +270,9 @@ def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR
     The IOC is stopped with SIGTERM (what Kubernetes sends). When the test body
     passed, its end is asserted: exit status 0 (iocmgrMain's handler exits through
     epicsExit), within stop_timeout s, no crash in its output; an IOC that exited by
-    itself (REBOOT) must have exited 0 too. ioc.shutdown holds (how, seconds, status)."""
+    itself (REBOOT) must have exited 0 too, or with expect_status where the test makes
+    it exit on purpose (the boot-list failure's 3). ioc.shutdown holds (how, seconds,
+    status)."""
     port = port or free_port()
     env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
     env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
@@ -297,7 +299,7 @@ def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR
         how, seconds = stop_process(proc, stop_timeout)
         ioc.shutdown = (how, round(seconds, 2), proc.returncode)
     # reached only when the test body passed (an exception leaves through the finally)
-    problem = shutdown_problem(f"iocmgr {prefix}", how, seconds, proc.returncode, 0, stop_timeout,
+    problem = shutdown_problem(f"iocmgr {prefix}", how, seconds, proc.returncode, expect_status, stop_timeout,
                                ioc.logtext())
     if problem:
         raise AssertionError(f"{problem}; the end of its log:\n{ioc.logtext()[-3000:]}")
