@@ -1,38 +1,107 @@
-"""ALIVE: the IOC itself answers over CA. A real softIoc stands in for the
-IOC in the pod (kwok runs no container): while it serves <I>:UPTIME, ALIVE is
-1; stopped while the pod stays Running, ALIVE goes 0 with a MAJOR alarm:
-the picture of a hung IOC."""
-import subprocess
+"""ALIVE: the IOC itself answers over CA. kwok runs no container, so Base's softIoc
+stands in for the IOC in the pod, serving <I>:UPTIME exactly as iocStats does
+(tests/ioc/iocStatsUptime.db: a stringin "HH:MM:SS", "1 day, HH:MM:SS",
+"N days, HH:MM:SS", new every second). ALIVE follows the string changing, not its
+hours; a stopped IOC is Silent with MAJOR only while its pod is Ready (a pod that is
+booting or crash-looping already alarms on STATUS: one alarm per fault)."""
+import re
+import time
+from contextlib import contextmanager
 
 from conftest import NAMESPACE
-from iocmgrtest import BASE_BIN, ca_env, free_port, run_ioc
+from iocmgrtest import TOP, free_port, run_ioc, shutdown_problem, soft_ioc, stop_process, CA
+
+RUNNING = "bl46p-ea-ioc-01"
+STOPPED = "bl46p-ea-ioc-02"
+CRASHING = "bl46p-ea-ioc-04"
+UPTIME_DB = TOP / "tests/ioc/iocStatsUptime.db"
+# statsUpTime() in iocStats devIocStats/devIocStatsString.c
+IOCSTATS_UPTIME = re.compile(r"^(?:(?:1 day|[2-9]\d* days|[1-9]\d+ days), )?([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
 
 
-def test_alive_follows_the_ioc_not_the_pod(cluster, tmp_path):
-    i = "bl46p-ea-ioc-01"
-    db = tmp_path / "uptime.db"
-    db.write_text('record(calc, "%s:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n'
-                  % i.upper())
-    soft_port = free_port()
-    soft = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(soft_port),
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+@contextmanager
+def uptime_ioc(instance, offset=0):
+    """A softIoc serving <INSTANCE>:UPTIME as iocStats does, its clock started at offset s
+    (stopped with SIGTERM at the end, its end judged: iocmgrtest.soft_ioc)."""
+    port = free_port()
+    with soft_ioc(UPTIME_DB, port, what=f"the softIoc serving {instance.upper()}:UPTIME",
+                  macros=f"IOC={instance.upper()},UPTIME_OFFSET={offset}") as proc:
+        yield port, proc
+
+
+def test_uptime_db_serves_iocstats_format():
+    """The stand-in is iocStats' UPTIME: a DBF_STRING, HH:MM:SS from the first second
+    (PINI, no UDF), hours of the day, then "1 day, " and "N days, " prefixes."""
+    for offset, before, after in ((3598, "00:59:59", "01:00:00"), (86398, "23:59:59", "1 day, 00:00:00"),
+                                  (2 * 86400 - 2, "1 day, 23:59:59", "2 days, 00:00:00")):
+        with uptime_ioc("TST-UPTIME", offset) as (port, _):
+            ca = CA(port)
+            pv = "TST-UPTIME:UPTIME"
+            deadline = time.monotonic() + 10
+            while ca.try_get(pv) is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            info = ca.run("cainfo", pv).stdout
+            assert "DBF_STRING" in info, info
+            seen = []
+            with ca.monitor(pv, string=True) as mon:
+                mon.wait(after, timeout=10)
+                seen = [v for v, _ in mon.seen]
+            print(f"offset {offset}: {seen}")
+            assert before in seen, seen
+            assert all(IOCSTATS_UPTIME.match(v) for v in seen), seen
+            assert all(s == "NO_ALARM" for _, s in mon.seen), mon.seen
+
+
+def test_alive_follows_the_ioc_not_the_pod(shipped_kubeconfig, tmp_path):
+    with uptime_ioc(RUNNING) as (soft_port, soft):
+        env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
                "CA_EXTRA_ADDR": f"127.0.0.1:{soft_port}"}
         with run_ioc(tmp_path, env, prefix="TST-ALIVE-01:") as ioc:
-            ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=60)
-            ioc.ca.wait_value(ioc.pv("ALIVE", i), "Alive", timeout=30)
-            assert ioc.get("ALIVE.SEVR", i) == "NO_ALARM"
-            soft.terminate()
-            soft.wait(10)
-            value, sevr = ioc.ca.wait_value(ioc.pv("ALIVE", i), "Silent", timeout=30)
-            assert sevr == "MAJOR"
-            assert ioc.get("STATUS", i) == "Running"
+            ioc.ca.wait_value(ioc.pv("STATUS", RUNNING), "Running", timeout=60)
+            ioc.ca.wait_value(ioc.pv("ALIVE", RUNNING), "Alive", timeout=30)
+            assert ioc.get("ALIVE.SEVR", RUNNING) == "NO_ALARM"
+            how, seconds = stop_process(soft, 10)
+            assert not shutdown_problem("the softIoc", how, seconds, soft.returncode, -15, 10)
+            # Silent at once; MAJOR once the pod has been Ready for ALIVE's window (5 s)
+            ioc.ca.wait_value(ioc.pv("ALIVE", RUNNING), lambda v, s: v == "Silent" and s == "MAJOR", timeout=30)
+            assert ioc.get("STATUS", RUNNING) == "Running"
             # a stopped instance that does not answer is as desired: no alarm
-            stopped = "bl46p-ea-ioc-02"
-            ioc.ca.wait_value(ioc.pv("ALIVE", stopped), lambda v, s: v == "Silent" and s == "NO_ALARM",
+            ioc.ca.wait_value(ioc.pv("ALIVE", STOPPED), lambda v, s: v == "Silent" and s == "NO_ALARM",
                               timeout=10)
-    finally:
-        if soft.poll() is None:
-            soft.kill()
-            soft.wait()
+
+
+def test_alive_across_the_hour_boundary(shipped_kubeconfig, tmp_path):
+    """UPTIME 00:59:30 -> 01:00:05 as iocStats serves it: ALIVE stays Alive, no alarm,
+    from its first look through 01:00:00. (Read as a number, "00:59:59" and "01:00:00"
+    are the hours 0 and 1: for an hour the IOC looks frozen.) The clock starts 30 s
+    before the hour so that ALIVE has watched the IOC for several times its 5 s window
+    before the boundary, whatever the boot takes."""
+    with uptime_ioc(RUNNING, offset=3570) as (soft_port, _):
+        env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
+               "CA_EXTRA_ADDR": f"127.0.0.1:{soft_port}"}
+        with run_ioc(tmp_path, env, prefix="TST-ALIVE-02:") as ioc:
+            soft_ca = CA(soft_port)
+            ioc.ca.wait_value(ioc.pv("STATUS", RUNNING), "Running", timeout=60)
+            with ioc.ca.monitor(ioc.pv("ALIVE", RUNNING)) as alive, \
+                    soft_ca.monitor(f"{RUNNING.upper()}:UPTIME", string=True) as uptime:
+                alive.wait("Alive", timeout=30)
+                first = uptime.wait(lambda v, s: True, timeout=5)[0]
+                assert first < "00:59:50", f"ALIVE first seen Alive at UPTIME {first}: too late to judge"
+                uptime.wait("01:00:05", timeout=60)
+                while not alive.updates.empty():          # every ALIVE update so far
+                    alive.seen.append(alive.updates.get_nowait())
+            transcript = [f"UPTIME {v}" for v, _ in uptime.seen] + [f"ALIVE {v} {s}" for v, s in alive.seen]
+            print("\n".join(transcript))
+            assert "00:59:59" in [v for v, _ in uptime.seen] and "01:00:00" in [v for v, _ in uptime.seen]
+            assert alive.seen and all(v == "Alive" and s == "NO_ALARM" for v, s in alive.seen), alive.seen
+            assert ioc.get("ALIVE", RUNNING) == "Alive"
+            assert ioc.get("ALIVE.SEVR", RUNNING) == "NO_ALARM"
+
+
+def test_no_alive_alarm_while_the_pod_is_not_ready(ioc):
+    """A crash-looping IOC is CrashLoop (MAJOR) on STATUS; its pod is not Ready, so
+    ALIVE is Silent without an alarm of its own."""
+    ioc.ca.wait_value(ioc.pv("STATUS", CRASHING), lambda v, s: v == "CrashLoop" and s == "MAJOR", timeout=60)
+    value, sevr = ioc.ca.wait_value(ioc.pv("ALIVE", CRASHING), lambda v, s: v == "Silent", timeout=10)
+    assert ioc.get("READY", CRASHING) == "No"
+    assert ioc.get("ALIVE.SEVR", CRASHING) == "NO_ALARM", (value, sevr)

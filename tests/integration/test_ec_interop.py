@@ -20,7 +20,7 @@ import pytest
 
 from conftest import NAMESPACE
 from ecclient import ec_for, transcript_to
-from iocmgrtest import TOP, free_port, run_ioc, timed_monitor
+from iocmgrtest import TOP, chart_identity, free_port, run_ioc, timed_monitor
 
 EC_NS = os.environ.get("IOCMGR_TEST_EC_NAMESPACE", "ec-iocs")
 TRANSCRIPT = Path(os.environ.get("IOCMGR_TEST_EC_TRANSCRIPT", TOP / "tests/results/ec-interop-transcript.txt"))
@@ -93,7 +93,10 @@ def ec_namespace(cluster, transcript):
 
 
 def boot(cluster, tmp_path, ns, prefix):
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": ns}
+    """iocmgr on namespace ns as the chart's ServiceAccount and Role there (ec runs as
+    the admin, as a person with kubectl would)."""
+    kubeconfig = chart_identity(cluster, tmp_path, ns, values=["rbac.deployments=true"])
+    env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": ns}
     return run_ioc(tmp_path, env, prefix=prefix, port=ca_port())
 
 
@@ -102,7 +105,7 @@ def test_ec_ps_sees_only_is_ioc(cluster, ec, tmp_path, transcript):
     is_ioc=true, iocmgr every instance (ioc or is_ioc, StatefulSet or Deployment)."""
     with boot(cluster, tmp_path, NAMESPACE, "TST-EC-DEMO:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
-        managed = sorted(ioc.get("NAMES").split()[1:])     # caget -t prints the count first
+        managed = sorted(ioc.get("NAMES", string=True).split())   # names separated by a space
         transcript(f"$ caget -S {ioc.pv('NAMES')}  # iocmgr COUNT {ioc.get('COUNT')}\n{' '.join(managed)}")
     listed = sorted(ec.ps(ns=NAMESPACE))
     old_label = sorted(cluster.kubectl("-n", NAMESPACE, "get", "statefulset", "-l", "is_ioc=true",
