@@ -27,7 +27,7 @@ import time
 import pytest
 
 from conftest import CA_PORT, HERE, _stop, running_alarm_server
-from iocmgrtest import run_ioc, wait_until
+from iocmgrtest import chart_identity, run_ioc, wait_until
 
 sys.path.insert(0, str(HERE.parent / "node"))
 from nodebed import bed_of_this_run, ioc_instance  # noqa: E402
@@ -135,7 +135,9 @@ def beamline(bed):
 @pytest.fixture(scope="module")
 def ioc(beamline, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ioc")
-    env = {"KUBECONFIG": beamline.kubeconfig, "IOCMGR_NAMESPACE": NS, "IOCMGR_CRASH_SETTLE": str(SETTLE),
+    # as the chart's ServiceAccount and Role in this namespace (START/RESTART need them)
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(beamline, tmp, NS)), "IOCMGR_NAMESPACE": NS,
+           "IOCMGR_CRASH_SETTLE": str(SETTLE),
            "IOCMGR_ALARM_CONFIG": str(tmp / "iocmgr-alarm.xml"), "IOCMGR_ALARM_CONFIG_NAME": CONFIG,
            "CA_EXTRA_ADDR": f"{beamline.ca_addr}:5064"}
     with run_ioc(tmp, env, prefix=PREFIX, port=CA_PORT) as booted:
@@ -146,7 +148,7 @@ def ioc(beamline, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(kafka, ioc, tmp_path_factory):
-    with running_alarm_server(kafka, CONFIG, ioc.alarm_xml, tmp_path_factory.mktemp("alarm-server-node"),
+    with running_alarm_server(kafka, CONFIG, ioc.alarm_xml.read_text(), tmp_path_factory.mktemp("alarm-server-node"),
                               CA_PORT, CA_PORT + 1) as s:
         yield s
 

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 TOP = HERE.parent.parent
 sys.path.insert(0, str(TOP / "tests/node"))
 from nodebed import NodeBed, ioc_instance, uptime_seconds  # noqa: E402
-from iocmgrtest import BASE_BIN, free_port, run_ioc  # noqa: E402
+from iocmgrtest import BASE_BIN, chart_identity, free_port, run_ioc  # noqa: E402
 
 SAMPLES = int(os.environ.get("BENCH_NODE_SAMPLES", "20"))
 MIN_UP = int(os.environ.get("BENCH_NODE_UPTIME", "4"))
@@ -148,7 +148,8 @@ def main(out_dir):
     port = free_port(range(int(lo), int(hi) + 1)) if hi else free_port()
     expected = out_dir / "expected.yaml"
     expected.write_text(f"instances:\n  - name: {NAME}\n")
-    env = {"KUBECONFIG": bed.env.get("IOCMGR_LIMITED_KUBECONFIG") or bed.kubeconfig, "IOCMGR_NAMESPACE": ns,
+    # iocmgr as the chart's ServiceAccount and Role (tests/integration/iocmgrtest.chart_identity)
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(bed, out_dir, ns)), "IOCMGR_NAMESPACE": ns,
            "IOCMGR_EXPECTED": str(expected), "CA_EXTRA_ADDR": f"{bed.ca_addr}:5064"}
     watch = Watch(bed, ns, out_dir / "watch.txt")
     results = []

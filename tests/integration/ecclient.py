@@ -1,7 +1,6 @@
 """The real `ec` CLI (edge-containers-cli 5.5.2, tests/ec/venv.sh) with its K8S backend, as
 the interop tests drive it (tests/integration/test_ec_interop.py on the local control
 plane, tests/node/test_node_ec.py on real pods): every command and its output to a log."""
-import os
 import subprocess
 import time
 from contextlib import contextmanager
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iocmgrtest import TOP
+from iocmgrtest import TOP, helm_executable
 
 
 @contextmanager
@@ -70,10 +69,10 @@ class Ec:
 
 
 def ec_for(cluster, log, namespace):
-    """The real ec (tests/ec/venv.sh) with helm (IOCMGR_HELM, else tests/helm/build.sh) for
+    """The real ec (tests/ec/venv.sh) with helm (iocmgrtest.helm_executable) for
     the cluster's namespace; logs what runs"""
     ec_bin = tool_path("tests/ec/venv.sh")
-    helm = Path(os.environ["IOCMGR_HELM"]) if os.environ.get("IOCMGR_HELM") else tool_path("tests/helm/build.sh")
+    helm = Path(helm_executable())
     e = Ec(cluster, ec_bin, helm, log, namespace)
     log(f"ec: {ec_bin} ({e.run('--version', check=False).stdout.strip()}); helm: {helm}; "
         f"kubectl and KUBECONFIG: {cluster.kubeconfig}")

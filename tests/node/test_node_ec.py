@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ecclient import ec_for, transcript_to
-from iocmgrtest import timed_monitor
+from iocmgrtest import chart_identity, timed_monitor
 from nodebed import TOP, ioc_instance, node_iocmgr, uptime_seconds
 
 EC_NS = os.environ.get("IOCMGR_TEST_NODE_EC_NAMESPACE", "ec-node-iocs")
@@ -53,7 +53,9 @@ def ec(bed, transcript):
 @pytest.fixture
 def ioc(ec_beamline, tmp_path):
     """iocmgr on the machine managing the namespace (node_iocmgr)"""
-    with node_iocmgr(ec_beamline, tmp_path, [SEEN, UNSEEN], "TST-NODE-EC:", IOCMGR_NAMESPACE=EC_NS) as booted:
+    identity = chart_identity(ec_beamline, tmp_path, EC_NS)      # the chart's ServiceAccount and Role
+    with node_iocmgr(ec_beamline, tmp_path, [SEEN, UNSEEN], "TST-NODE-EC:", IOCMGR_NAMESPACE=EC_NS,
+                     IOCMGR_KUBECONFIG=identity) as booted:
         booted.ca.wait_value(booted.pv("STATUS", SEEN), "Running", timeout=60)
         yield booted
 

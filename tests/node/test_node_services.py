@@ -11,7 +11,7 @@ hangs. Then Phoebus opens the overview from the OPI server's URL, as operators d
 The namespace is the suite's own (IOCMGR_TEST_NODE_BEAMLINE_NS, default bl46p-beamline):
 the chart makes its ServiceAccount `iocmgr` there, and the claims have their usual names.
 helm: IOCMGR_HELM, else tests/helm/build.sh. Phoebus (skipped, saying so, without its
-jars): display IOCMGR_TEST_NODE_PHOEBUS_DISPLAY (default :78); the screenshot goes to
+jars): display IOCMGR_TEST_NODE_PHOEBUS_DISPLAY (default :67); the screenshot goes to
 IOCMGR_TEST_NODE_OUT (default tests/results/node) and, with IOCMGR_TEST_NODE_DOCS=1,
 to docs/images/iocmgr-overview-node.png."""
 import json
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from iocmgrtest import helm_executable
 from nodebed import TOP, ioc_instance
 
 sys.path.insert(0, str(TOP / "tests/phoebus"))
@@ -47,16 +48,6 @@ OUT = Path(os.environ.get("IOCMGR_TEST_NODE_OUT") or TOP / "tests/results/node")
 # seconds rather than the default's 60 s + 3 x 30 s (values.yaml livenessProbe)
 PROBE = ["--set", "livenessProbe.initialDelaySeconds=5", "--set", "livenessProbe.periodSeconds=3",
          "--set", "livenessProbe.failureThreshold=2"]
-
-
-def helm_path():
-    helm = os.environ.get("IOCMGR_HELM")
-    if helm and Path(helm).is_file():
-        return helm
-    r = subprocess.run([str(TOP / "tests/helm/build.sh")], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        pytest.fail(f"tests/helm/build.sh failed: {r.stderr[-1500:]}")
-    return r.stdout.strip().splitlines()[-1]
 
 
 def exports(bed):
@@ -140,7 +131,7 @@ def beamline(bed):
 def helm(bed, *args, timeout=180):
     env = dict(bed.env, HELM_CACHE_HOME=str(Path(bed.dir, "helm/cache")),
                HELM_CONFIG_HOME=str(Path(bed.dir, "helm/config")), HELM_DATA_HOME=str(Path(bed.dir, "helm/data")))
-    r = subprocess.run([helm_path(), "--kubeconfig", bed.kubeconfig, *args], env=env, capture_output=True,
+    r = subprocess.run([helm_executable(), "--kubeconfig", bed.kubeconfig, *args], env=env, capture_output=True,
                        text=True, timeout=timeout)
     assert r.returncode == 0, f"helm {' '.join(args)}: {r.stdout}{r.stderr}"
     return r.stdout
@@ -178,7 +169,7 @@ def release(beamline):
     bed.times = {"helm install returned": installed, "pod Ready": ready, "CONNECTED from the machine": connected}
     print("helm install -> " + ", ".join(f"{k} {v:.1f} s" for k, v in bed.times.items()))
     yield bed
-    subprocess.run([helm_path(), "--kubeconfig", bed.kubeconfig, "uninstall", RELEASE, "--namespace", NS,
+    subprocess.run([helm_executable(), "--kubeconfig", bed.kubeconfig, "uninstall", RELEASE, "--namespace", NS,
                     "--wait=false"], env=bed.env, capture_output=True, timeout=120)
 
 
@@ -273,7 +264,7 @@ def test_phoebus_opens_the_overview_from_the_opi_server(release, tmp_path_factor
     bed = release
     url = f"http://{bed.ip}/{RELEASE}/iocmgr-overview.bob?target=window"
     work = tmp_path_factory.mktemp("phoebus-node")
-    display = os.environ.get("IOCMGR_TEST_NODE_PHOEBUS_DISPLAY", ":78")
+    display = os.environ.get("IOCMGR_TEST_NODE_PHOEBUS_DISPLAY", ":67")
     cp = classpath(repo)
     x = Xvfb(display)
     ph = None
