@@ -63,7 +63,7 @@ def ioc(ec_beamline, tmp_path):
 def test_ec_ps_and_iocmgr_see_the_same_real_pods(ec_beamline, ec, ioc, transcript):
     bed = ec_beamline
     rows = ec.ps()
-    names = sorted(ioc.get("NAMES").split()[1:])
+    names = sorted(ioc.get("NAMES", string=True).split())
     transcript(f"ec ps: {rows}; iocmgr NAMES: {names}")
     assert rows == {SEEN: "Healthy"}, rows
     assert names == sorted([SEEN, UNSEEN])

@@ -209,7 +209,7 @@ def test_helm_install_runs_iocmgr_as_a_pod_in_cluster(release):
     pid = iocmgr_pid(bed)
     assert pid and b"IOCMGR_KUBECONFIG=incluster" in Path(f"/proc/{pid}/environ").read_bytes()
     # it manages its siblings and never itself
-    names = bed.caget(P + "NAMES").split()[1:]
+    names = bed.caget(P + "NAMES", string=True).split()   # one string, names separated by a space
     assert sorted(names) == sorted(SIBLINGS) and RELEASE not in names
     for name, (_, _, status) in SIBLINGS.items():
         bed.wait(lambda: bed.caget(f"{P}{name.upper()}:STATUS") == status, 60, f"{name} {status}")
