@@ -131,7 +131,7 @@ static double dueAt(const iocmgrView *v)
     if (v->pendingSince > 0 && v->severity == IOCMGR_SEV_MINOR)
         due = floor((double)v->pendingSince + iocmgrPendingGraceSetting()) + 1.0;
     if (v->crashSince > 0 && v->readySince > 0) {
-        double settled = ceil((double)v->readySince + iocmgrCrashSettleSetting());
+        double settled = ceil((double)v->readySince + iocmgrCrashSettleTime(v, iocmgrCrashSettleSetting()));
         if (!due || settled < due) due = settled;
     }
     return due;
