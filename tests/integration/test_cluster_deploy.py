@@ -171,6 +171,9 @@ def test_chart_values_reach_the_iocs_environment(cluster, tmp_path):
     # without Argo CD's Role, no Applications are watched
     assert env["IOCMGR_ARGO_NAMESPACE"] == "none" and "IOCMGR_ARGO_ROOT" not in env
     assert container["image"] == "registry.example.org/controls/iocmgr:1.2.3"
+    # the probe waits up to 5 s for the heartbeat: its timeout must not cut that short
+    probe = container["livenessProbe"]
+    assert probe["exec"]["command"][-1] == 'caget -w 5 "${IOCMGR_PREFIX}HEARTBEAT"' and probe["timeoutSeconds"] == 10
     expected = find(docs, "ConfigMap")["data"]["expected.yaml"]
     assert expected.split() == ["instances:", "-", '"bl46p-ea-ioc-01"', "-", '"bl46p-mo-ioc-01"']
     assert env["IOCMGR_EXPECTED"] == "/epics/iocmgr-config/expected.yaml"
@@ -322,7 +325,9 @@ def running_as_the_pod(cluster, tmp):
 
 
 @needs_helm
-def test_helm_install_runs_iocmgr_connected_in_cluster(cluster, installed, tmp_path):
+def test_helm_install_then_iocmgr_on_the_host_as_the_pod_connects(cluster, installed, tmp_path):
+    """kwok runs no container: iocmgr runs on the host with the pod's identity and
+    environment. In a real pod: tests/node/test_node_services.py."""
     _, t0 = installed
     wait_pod(cluster, f"{RELEASE}-0")
     expected = set()
@@ -330,7 +335,7 @@ def test_helm_install_runs_iocmgr_connected_in_cluster(cluster, installed, tmp_p
         expected |= set(cluster.kubectl("-n", NAMESPACE, "get", "statefulsets", "-l", selector, "-o",
                                         "jsonpath={.items[*].metadata.name}").split())
     with running_as_the_pod(cluster, tmp_path) as ioc:
-        print(f"helm install -> iocmgr CONNECTED in-cluster: {time.monotonic() - t0:.1f} s")
+        print(f"helm install -> iocmgr (on the host, as the pod) CONNECTED: {time.monotonic() - t0:.1f} s")
         assert ioc.get("NAMESPACE") == NAMESPACE
         api = urlparse(cluster.env["IOCMGR_API_URL"])
         assert f"{api.hostname}:{api.port}" in ioc.get("API_URL", string=True)
