@@ -11,7 +11,8 @@
 #-   IOCMGR_EXPECTED    YAML file of instances that must exist (Absent otherwise)
 #-   IOCMGR_READONLY    1: refuse every command
 #-   IOCMGR_PENDING_GRACE  seconds Pending/Starting is normal before MAJOR (60)
-#-   IOCMGR_CRASH_SETTLE  seconds a crash-looping IOC must stay Ready before CrashLoop clears (120)
+#-   IOCMGR_CRASH_SETTLE  seconds a crash-looping IOC must stay Ready before CrashLoop clears (120),
+#-                        beyond the longest run of the loop that ended in a crash (docs/status.md)
 #-   IOCMGR_WATCH_TIMEOUT  seconds a silent watch counts as broken (120)
 #-   IOCMGR_LOG_NELM    characters of console log per LOG PV (16384)
 #-   IOCMGR_UPTIME_SCAN, IOCMGR_ALIVE_SCAN  "1 second" (default) ... "10 second"
