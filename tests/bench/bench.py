@@ -685,7 +685,8 @@ def cmd_run(n, round_no):
         for i, name in enumerate(victims):
             due = t_start + i / LAT_RATE
             while time.time() < due:
-                time.sleep(min(0.01, due - time.time()))
+                # the schedule may fall behind between the test and the sleep (issue 19): never negative
+                time.sleep(max(0.0, min(0.01, due - time.time())))
             sent.append((name, time.time()))
             procs.append(subprocess.Popen(kc + [f"{name}-0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             procs = [p for p in procs if p.poll() is None]
