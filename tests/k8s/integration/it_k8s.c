@@ -695,10 +695,8 @@ static int appRv(const char *name, char *rv, size_t len)
 
 static int appHas(const char *name, const char *param, const char *value)
 {
-    k8sApp a;
     char v[256];
-    return k8sClientGetApp(client, NS, name, &a) == 0 && k8sAppParam(&a, param, v, sizeof v) == 0 &&
-           strcmp(v, value) == 0;
+    return k8sClientAppParam(client, NS, name, param, v, sizeof v) == 0 && strcmp(v, value) == 0;
 }
 
 static int ownerProblem(const char *instance, const char *words)
