@@ -351,6 +351,12 @@ void k8sArgoResolve(const char *kind, const char *ns, const char *name, const ch
         resolveApp(cfg->appNamespace, labelValue, 1, cfg, lookup, arg, out);
 }
 
+static void dropMembers(cJSON *obj, const char *key)
+{
+    while (M(obj, key))
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 char *k8sArgoParamPatch(const cJSON *app, const char *name, const char *value, int forceString,
                         char *err, size_t errlen)
 {
@@ -392,12 +398,13 @@ char *k8sArgoParamPatch(const cJSON *app, const char *name, const char *value, i
             cJSON_Delete(mine);
             goto oom;
         }
-        if (!cJSON_AddStringToObject(mine, "name", name))
-            goto oom;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(mine, "value");
-    cJSON_DeleteItemFromObjectCaseSensitive(mine, "forceString");
-    if (!cJSON_AddStringToObject(mine, "value", value) ||
+    /* every copy of these members: an object written by hand may repeat a key,
+     * and the API would read the last one (found by tests/fuzz) */
+    dropMembers(mine, "name");
+    dropMembers(mine, "value");
+    dropMembers(mine, "forceString");
+    if (!cJSON_AddStringToObject(mine, "name", name) || !cJSON_AddStringToObject(mine, "value", value) ||
         (forceString && !cJSON_AddTrueToObject(mine, "forceString")))
         goto oom;
     {

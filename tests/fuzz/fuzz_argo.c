@@ -9,8 +9,9 @@
  * (none cut: kept lines + skipped = the input's count) and found again by
  * name; a service's pick holds exactly that service's lines, whole, in a
  * buffer of any size or says it did not fit; a patch is JSON holding the
- * parameter once, with the value asked for, and the object's
- * resourceVersion; nothing fails without saying why.
+ * parameter once, with the value asked for (and no second "value" or
+ * "name" member in its entry), and the object's resourceVersion; nothing
+ * fails without saying why.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -139,8 +140,15 @@ static void checkPatch(const cJSON *obj, const k8sApp *a)
                      "helm"), "parameters")) {
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
         if (n && strcmp(n, name) == 0) {
+            const cJSON *m;
+            int values = 0;
             mine++;
             if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "value")) ?: "", "false") != 0)
+                abort();
+            /* one value only: the API reads the last of repeated keys */
+            cJSON_ArrayForEach(m, p)
+                values += m->string && (strcmp(m->string, "value") == 0 || strcmp(m->string, "name") == 0);
+            if (values != 2)
                 abort();
         }
     }

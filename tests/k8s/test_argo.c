@@ -470,6 +470,15 @@ static void patch_replaces_or_adds_and_keeps_the_rest(void **state)
     assert_string_equal(cJSON_GetStringValue(param(params, 0, "value")), "false");
     assert_null(param(params, 0, "forceString"));
     cJSON_Delete(patch);
+    /* a hand-written entry repeating "value": the API would read the last one,
+     * so the patch keeps one, ours (found by tests/fuzz) */
+    params = patchParams("{\"metadata\":{\"resourceVersion\":\"77\"},\"spec\":{\"source\":{\"helm\":{\"parameters\":["
+                         "{\"name\":\"services.a.enabled\",\"value\":\"x\",\"value\":\"true\",\"forceString\":true,"
+                         "\"forceString\":false}]}}}}",
+                         "services.a.enabled", "false", 0, &patch);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(params, 0)), 2);
+    assert_string_equal(cJSON_GetStringValue(param(params, 0, "value")), "false");
+    cJSON_Delete(patch);
 }
 
 static void patch_refuses_what_it_cannot_guard(void **state)
