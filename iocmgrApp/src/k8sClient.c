@@ -47,6 +47,7 @@ struct k8sClient {
     double watchTimeout;
     stream streams[W_COUNT];
     int started;
+    int appsAnnounced;          /* "Argo CD Applications watched" said (network thread) */
 
     pthread_mutex_t syncLock;   /* guards connected/syncMessage for readers on other threads */
     int connected;              /* -1 before the first report */
@@ -92,6 +93,12 @@ static void hListEnd(void *arg)
 {
     stream *s = arg;
     k8sCacheReplaceEnd(s->cache);
+    /* said when it is true, once: k8sWatch says when they are not there */
+    if (s->index == W_APPS && !s->client->appsAnnounced) {
+        s->client->appsAnnounced = 1;
+        k8sLog(0, "%s: Argo CD Applications watched in namespace %s (%zu listed)", driverName,
+               s->client->appNamespace, k8sCacheCount(s->cache));
+    }
 }
 
 /* stream index -> what it holds */
@@ -135,10 +142,6 @@ static void hState(void *arg)
         msg = t->watch.message;
         break;
     }
-    if (c->streams[s->index].optional && !s->watch.synced && s->watch.lastHttpStatus == 403)
-        k8sLog(1, "%s: %s unavailable, carrying on without it: %s", driverName, s->watch.what,
-               s->watch.message);
-
     pthread_mutex_lock(&c->syncLock);
     snprintf(c->appsMessage, sizeof c->appsMessage, "%s", c->streams[W_APPS].watch.synced ? ""
              : c->streams[W_APPS].watch.message[0] ? c->streams[W_APPS].watch.message : "not listed yet");
@@ -301,6 +304,15 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
                  i == W_APPS ? c->appNamespace : c->namespace_, what[i]);
         k8sWatchInit(&s->watch, c->net, what[i], path, i == W_EVENTS ? "fieldSelector=type%3DWarning" : "",
                      c->watchTimeout, &h);
+        if (s->optional) {
+            char description[160];
+            snprintf(description, sizeof description, "%s in namespace %.63s",
+                     i == W_APPS ? "Argo CD Applications (applications.argoproj.io)"
+                                 : i == W_DEPLOY ? "Deployments" : "Warning Events",
+                     i == W_APPS ? c->appNamespace : c->namespace_);
+            k8sWatchSetOptional(&s->watch, opt->optionalRecheckSeconds, description,
+                                i == W_APPS ? "Argo CD is not installed in this cluster" : NULL);
+        }
     }
     *out = c;
     return 0;

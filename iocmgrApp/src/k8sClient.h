@@ -39,6 +39,11 @@ typedef struct k8sClientOptions {
      * explicitly (NULL: EC_TARGET's). instanceLabel: label tracking (NULL: "app.kubernetes.io/instance",
      * "" none). */
     const char *appNamespace, *rootApp, *instanceLabel;
+    /* Deployments, Events and Applications are optional: when the API answers 404 (not
+     * served: Argo CD's CRD not installed) or 403 (not in the Role), that is said once in
+     * the log and checked again quietly every this many seconds (0: 300), so that Argo CD
+     * installed later is picked up. */
+    double optionalRecheckSeconds;
 } k8sClientOptions;
 
 typedef struct k8sClientCallbacks {
