@@ -48,6 +48,7 @@ struct k8sClient {
     stream streams[W_COUNT];
     int started;
     int appsAnnounced;          /* "Argo CD Applications watched" said (network thread) */
+    unsigned credentials;       /* k8sNetCredentials when last looked at (network thread) */
 
     pthread_mutex_t syncLock;   /* guards connected/syncMessage for readers on other threads */
     int connected;              /* -1 before the first report */
@@ -169,6 +170,13 @@ static double clientTick(void *arg, double now)
 
     if (!c->started)
         return wait;
+    /* an exec plugin gave a credential: streams that failed for want of it go now,
+     * not after their backoff (up to 30 s) */
+    if (k8sNetCredentials(c->net) != c->credentials) {
+        c->credentials = k8sNetCredentials(c->net);
+        for (i = 0; i < W_COUNT; i++)
+            k8sWatchRetryNow(&c->streams[i].watch);
+    }
     for (i = 0; i < W_COUNT; i++) {
         double t = k8sWatchTick(&c->streams[i].watch, now);
         if (t < wait)

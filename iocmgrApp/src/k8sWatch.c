@@ -397,6 +397,12 @@ static void startWatch(k8sWatch *w)
         w->req = NULL;
 }
 
+void k8sWatchRetryNow(k8sWatch *w)
+{
+    if (w->stateNow == K8S_STREAM_BACKOFF && !w->unavailable)
+        w->retryAt = k8sNow();
+}
+
 double k8sWatchTick(k8sWatch *w, double now)
 {
     switch (w->stateNow) {

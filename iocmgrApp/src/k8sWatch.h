@@ -81,6 +81,9 @@ void k8sWatchStart(k8sWatch *w);
  * listing first (a resume); one the server no longer has gives 410 and a
  * relist. */
 void k8sWatchResume(k8sWatch *w, const char *resourceVersion);
+/* Network thread: a stream backing off after a failure (not an unavailable
+ * optional one) tries again now, e.g. when the credential it lacked is there. */
+void k8sWatchRetryNow(k8sWatch *w);
 /* Network thread: timers (backoff expiry, silent stream). Returns seconds
  * until it needs to run again. */
 double k8sWatchTick(k8sWatch *w, double now);
