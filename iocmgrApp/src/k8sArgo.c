@@ -176,15 +176,17 @@ int k8sArgoServiceParams(const char *all, const char *svc, char *buf, size_t len
     for (pass = 0; pass < 3; pass++) {
         const char *line = all;
         while (line && *line) {
-            const char *end = strchr(line, '\n'), *rest;
+            const char *end = strchr(line, '\n'), *rest, *eq;
             size_t n;
             int which;
             if (!end)
                 break;
             n = (size_t)(end - line) + 1;
             rest = line + plen;
-            if (n > plen && strncmp(line, "services.", 9) == 0 && strncmp(line + 9, svc, plen - 10) == 0 &&
-                line[plen - 1] == '.') {
+            /* the name (up to the first '=') is services.<svc>.<something> */
+            eq = memchr(line, '=', n);
+            if (eq && (size_t)(eq - line) > plen && strncmp(line, "services.", 9) == 0 &&
+                strncmp(line + 9, svc, plen - 10) == 0 && line[plen - 1] == '.') {
                 which = strncmp(rest, first[0], strlen(first[0])) == 0 ? 0
                       : strncmp(rest, first[1], strlen(first[1])) == 0 ? 1 : 2;
                 if (which == pass) {

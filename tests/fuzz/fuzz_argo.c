@@ -89,14 +89,16 @@ static void checkService(const char *all)
     const char *dot;
     size_t i, want = 0, got;
 
-    if (strncmp(all, "services.", 9) != 0 || !(dot = strchr(all + 9, '.')) || dot - (all + 9) >= (long)sizeof svc)
+    /* the service: the name's part after "services." up to its next '.' */
+    if (strncmp(all, "services.", 9) != 0 || !(dot = strchr(all + 9, '.')) || dot > strchr(all, '=') ||
+        dot - (all + 9) >= (long)sizeof svc)
         return;
     memcpy(svc, all + 9, (size_t)(dot - (all + 9)));
     svc[dot - (all + 9)] = '\0';
     snprintf(prefix, sizeof prefix, "services.%s.", svc);
     for (dot = all; *dot; dot = strchr(dot, '\n') + 1) {
-        const char *end = strchr(dot, '\n');
-        if (strncmp(dot, prefix, strlen(prefix)) == 0 && (size_t)(end - dot) > strlen(prefix))
+        const char *end = strchr(dot, '\n'), *eq = memchr(dot, '=', (size_t)(end - dot));
+        if (strncmp(dot, prefix, strlen(prefix)) == 0 && eq && (size_t)(eq - dot) > strlen(prefix))
             want += (size_t)(end - dot) + 1;
     }
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

@@ -204,6 +204,12 @@ static void one_service_s_parameters(void **state)
     /* what does not fit is said (-1), and only whole lines are kept */
     assert_int_equal(k8sArgoServiceParams(all, "a", small, sizeof small), -1);
     assert_string_equal(small, "services.a.enabled=true\n");
+    /* a service is part of a name, never of a value: "services.a" with the value "1.x" is no
+     * parameter of a service "a=1" (found by tests/fuzz) */
+    assert_int_equal(k8sArgoServiceParams("services.b=1.x\n", "b=1", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(k8sArgoServiceParams("services.a.=1\n", "a", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
     assert_int_equal(k8sArgoServiceParams(all, "nothing", buf, sizeof buf), 0);
     assert_string_equal(buf, "");
     assert_int_equal(k8sArgoServiceParams(NULL, "a", buf, sizeof buf), 0);
