@@ -73,14 +73,16 @@ static void unavailable(k8sWatch *w, long httpStatus, const char *msg)
     w->lastHttpStatus = httpStatus;
     w->stateNow = K8S_STREAM_BACKOFF;
     w->retryAt = k8sNow() + delay;
+    /* what to do first, the API's own words last: an IOC's log line holds 256 bytes */
     if (httpStatus == 404)
-        snprintf(words, sizeof words, "%s: not served by this API server (%.300s)%s%s: carrying on without "
-                 "them, checking again every %.0f s", w->description, msg, w->absentHint[0] ? ": " : "",
-                 w->absentHint, w->recheck);
+        snprintf(words, sizeof words, "%s: not served (404)%s%s; carrying on without them, checking again "
+                 "every %.0f s", w->description, w->absentHint[0] ? ": " : "", w->absentHint, w->recheck);
     else
-        snprintf(words, sizeof words, "%s: not granted (%.300s): carrying on without them, checking again "
-                 "every %.0f s", w->description, msg, w->recheck);
+        snprintf(words, sizeof words, "%s: forbidden (403); carrying on without them, checking again every "
+                 "%.0f s: %.300s", w->description, w->recheck, msg);
     k8sLog(w->unavailable == httpStatus ? 2 : 0, "%s: %s", driverName, words);
+    if (httpStatus == 404)
+        k8sLog(2, "%s: %s", driverName, msg);
     w->unavailable = httpStatus;
     setSynced(w, 0, words);
 }
