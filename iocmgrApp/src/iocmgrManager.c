@@ -573,8 +573,10 @@ static int createClient(void)
     }
     errlogPrintf("%s: Kubernetes API %s, namespace %s\n", driverName,
                  k8sClientServer(mgr.client), k8sClientNamespace(mgr.client));
+    /* whether Argo CD is there the Kubernetes layer says once it has asked:
+     * "Argo CD Applications watched ..." or "... Argo CD is not installed ..." */
     if (k8sClientAppNamespace(mgr.client)[0])
-        errlogPrintf("%s: Argo CD Applications watched in namespace %s%s%s\n", driverName,
+        errlogPrintf("%s: Argo CD: looking for Applications in namespace %s%s%s\n", driverName,
                      k8sClientAppNamespace(mgr.client), k8sClientRootApp(mgr.client)[0] ? ", root " : "",
                      k8sClientRootApp(mgr.client));
     snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", k8sClientRootApp(mgr.client));
