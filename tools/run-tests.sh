@@ -54,6 +54,8 @@ arch=$(perl "$base/lib/perl/EpicsHostArch.pl")
 #   NAME    the suite's name in the report; its output goes to tests/results/NAME.log
 #   SWITCH  IOCMGR_TEST_<SWITCH>=0 leaves it out, and the report says so with WHY
 #   NEEDS   "-" or a comma list of: cluster (the local control plane with the demo),
+#           bed (a control plane the suite starts itself, e.g. the real node's: nothing
+#           to set up, but like cluster it is left out by make test-unit),
 #           helm (IOCMGR_HELM), ibek (IOCMGR_IBEK); each is set up once, on first need
 #   KIND    tap     COMMAND prints TAP (ok / not ok / # SKIP, plans are checked)
 #           pytest  COMMAND is pytest's arguments; results from its junit XML
@@ -76,13 +78,14 @@ suite() {
     fi
     for need in ${needs//,/ }; do
         [ "$need" = - ] && continue
-        if [ "$need" != cluster ] || [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then continue; fi
+        case $need in cluster|bed) ;; *) continue ;; esac
+        [ -n "${IOCMGR_TEST_UNIT_ONLY:-}" ] || continue
         record "$name" --group "$group" --switch "$switch" --offby IOCMGR_TEST_UNIT_ONLY=1 --state off \
             --why "make test-unit: the suites that need the cluster are left out"
         return
     done
     for need in ${needs//,/ }; do
-        [ "$need" = - ] && continue
+        case $need in -|bed) continue ;; esac
         if ! provide "$need"; then
             record "$name" --group "$group" --switch "$switch" --state "not run" \
                 --why "${provided[$need]} (tests/results/setup-$need.log)"
@@ -266,7 +269,7 @@ suite argocd          ARGOCD          cluster,helm        junit   "the real Argo
     argocd_suite
 suite alarm-server    ALARM           cluster             junit   "the real Phoebus alarm server with Kafka (needs PHOEBUS_REPO; ~3 min)" \
     tests/alarm/run.sh
-suite node            NODE            -                   junit   "real IOC pods on a real node (kubelet, containerd) in a bed of its own; needs root (~7 min)" \
+suite node            NODE            bed                 junit   "real IOC pods on a real node (kubelet, containerd) in a bed of its own; needs root (~7 min)" \
     node_suite
 suite sanitize-asan   SANITIZE        cluster             nested  "the suites again on an ASan+UBSan build (~7 min)" \
     tools/sanitize.sh asan
