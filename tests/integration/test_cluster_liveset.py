@@ -193,3 +193,43 @@ def test_no_pool_is_the_old_path(cluster, tmp_path, cleanup):
         deploy(cluster, OTHER)
         ioc.ca.wait_value(ioc.pv("UNMANAGED"), lambda v, s: OTHER in v.split(), timeout=30, string=True)
         assert "spare pool full (0 of 0 slots bound)" in ioc.get("LAST_ERROR", string=True)
+
+
+def test_a_child_application_added_later(cluster, tmp_path):
+    """On an Argo CD beamline (the Application CRD, no Argo CD running, as in
+    test_cluster_argo_ioc.py): an instance deployed after boot, then its child
+    Application, is found through the slot, and commands go through the root."""
+    from test_cluster_argo_ioc import APP, application_crd, apply, tracking
+    apps, iocs, root, name = "livea-beamline", "livea-iocs", "livea", "livea-ea-ioc-01"
+    missing = application_crd(cluster)
+    if missing:
+        pytest.fail(missing)
+    for ns in (apps, iocs):
+        cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=60s")
+        cluster.kubectl("create", "namespace", ns)
+    try:
+        apply(cluster, APP.format(name=root, ns=apps, iocs=apps, annotations="", repo="deploy", path="apps",
+                                  rev="main", params="[]"))
+        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": iocs, "EC_TARGET": f"{apps}/{root}",
+               "IOCMGR_SPARE_SLOTS": "2"}
+        with run_ioc(tmp_path, env, prefix="TST-LIVE-05:") as ioc:
+            ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
+            apply(cluster, STS.format(name=name, ns=iocs, labels="",
+                                      annotations=tracking(f"{apps}_{name}:apps/StatefulSet:{iocs}/{name}")))
+            ioc.ca.wait_value(ioc.pv("STATUS", name), "Running", timeout=30)
+            assert ioc.get("ARGO_APP", name) == ""          # its Application does not exist yet
+            apply(cluster, APP.format(name=name, ns=apps, iocs=iocs, repo="services", path=f"services/{name}",
+                                      rev="2024.4.1", params='[{name: global.enabled, value: "true"}]',
+                                      annotations=tracking(f"{apps}_{root}:argoproj.io/Application:{apps}/{name}")))
+            ioc.ca.wait_value(ioc.pv("ARGO_APP", name), f"{apps}/{name}", timeout=20)
+            assert ioc.get("SYNC", name) == "Synced" and ioc.get("REVISION", name) == "2024.4.1"
+            assert ioc.ca.put(ioc.pv("STOP", name), 1).returncode == 0
+            assert ioc.get("CMD_MSG", name, string=True) == \
+                f"stop requested: services.{name}.enabled=false on Application {apps}/{root}"
+            params = json.loads(cluster.kubectl("-n", apps, "get", "application", root, "-o",
+                                                "jsonpath={.spec.source.helm.parameters}"))
+            assert {"name": f"services.{name}.enabled", "value": "false"} in params, params
+            assert cluster.kubectl("-n", iocs, "get", "sts", name, "-o", "jsonpath={.spec.replicas}") == "1"
+    finally:
+        for ns in (apps, iocs):
+            cluster.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
