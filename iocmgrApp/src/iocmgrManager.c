@@ -335,9 +335,14 @@ static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
     iocmgrInst *inst = iocmgrFindInstance(ki->name);
     char longest[256], msg[512];
     size_t tooLong = 0;
-    int full = 0, total, freeSlots;
+    int full = 0, total, freeSlots, bindable;
     (void)arg;
-    if (!inst && change != K8S_DELETED && !(tooLong = nameTooLong(ki->name, longest, sizeof longest)))
+    /* after a failed list at boot, an instance the watch shows was there all
+     * along: the restart gives it records of its own, the pool stays for new ones */
+    iocmgrLock();
+    bindable = !mgr.bootListError[0];
+    iocmgrUnlock();
+    if (!inst && change != K8S_DELETED && !(tooLong = nameTooLong(ki->name, longest, sizeof longest)) && bindable)
         inst = iocmgrSlotBind(ki->name, ki->labelDomain[0] ? ki->labelDomain : ki->labelLocation);
     if (inst) {
         iocmgrLock();
@@ -450,7 +455,7 @@ static void onSync(void *arg, int connected, const char *message)
                 char msg[512];
                 snprintf(msg, sizeof msg, "%.250s; and the instance list at boot failed: the manager serves "
                          "only the %zu instance(s) it expected until the API answers, then restarts", message,
-                         iocmgrInstanceCount());
+                         iocmgrNamedCount());
                 stampError(msg);
             } else if (isSyncError(message)) {
                 stampError(message);
@@ -672,7 +677,7 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
      * size with callbackSetQueueSize() after iocmgrLoadInstances. */
     if (iocmgrInstanceCount() > 1000)
         callbackSetQueueSize((int)iocmgrInstanceCount() + 2000);
-    errlogPrintf("%s: managing %zu instance(s)\n", driverName, iocmgrInstanceCount());
+    errlogPrintf("%s: managing %zu instance(s)\n", driverName, iocmgrNamedCount());
     initHookRegister(initHook);
     return 0;
 }
