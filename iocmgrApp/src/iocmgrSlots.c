@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include <dbAccess.h>
+#include <dbLock.h>
+#include <menuScan.h>
 #include <epicsMutex.h>
 #include <epicsThread.h>
 #include <epicsTime.h>
@@ -87,6 +89,26 @@ iocmgrInst *iocmgrSlotBind(const char *name, const char *domain)
     return slot;
 }
 
+/* The slot's scanned records (I/O Intr and periodic: what shows the view) are
+ * processed here, so that the first client to find the new names reads the
+ * instance, not the Free the records showed until their scan (a fresh caget
+ * read "Free" 1 time in 50 at 1,000 instances when the aliases came right
+ * after the scan request). Command records are passive and left alone. */
+static void processScanned(const char *from)
+{
+    char name[PVNAME_STRINGSZ + 16];
+    DBADDR addr;
+    size_t i;
+
+    for (i = 0; i < pool.nSuffixes; i++) {
+        snprintf(name, sizeof name, "%s%s", from, pool.suffixes[i]);
+        if (dbNameToAddr(name, &addr) != 0 || addr.precord->scan == menuScanPassive) continue;
+        dbScanLock(addr.precord);
+        dbProcess(addr.precord);
+        dbScanUnlock(addr.precord);
+    }
+}
+
 void iocmgrSlotPublish(iocmgrInst *inst)
 {
     char from[128], to[128], field[160], link[128], err[512];
@@ -98,6 +120,7 @@ void iocmgrSlotPublish(iocmgrInst *inst)
     epicsTimeGetCurrent(&t0);
     snprintf(from, sizeof from, "%s%s", iocmgrPrefix(), inst->slotKey);
     snprintf(to, sizeof to, "%s%s", iocmgrPrefix(), inst->pvName);
+    processScanned(from);
     if (iocmgrAliasCreate(from, to, pool.suffixes, pool.nSuffixes, &made, err, sizeof err) != 0) {
         char msg[700];
         snprintf(msg, sizeof msg, "spare slot %s for %s: %s", inst->slotKey, inst->name, err);
@@ -115,7 +138,6 @@ void iocmgrSlotPublish(iocmgrInst *inst)
     epicsTimeGetCurrent(&t1);
     errlogPrintf("%s: %s now serves %s: %zu names (aliases of %s) in %.1f ms; ALIVE reads %s\n", driverName,
                  inst->slotKey, inst->name, made, from, 1e3 * epicsTimeDiffInSeconds(&t1, &t0), link);
-    iocmgrScanRequest(inst->scan, &inst->gate);
 }
 
 void iocmgrSlotCounts(int *freeSlots, int *total)

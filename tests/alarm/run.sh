@@ -10,7 +10,9 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # test_alarm_pva.py: the same server reading pva:// PVs (IOCMGR_ALARM_PROTOCOL=pva, docs/pva.md)
-tests=$(cat "$here/test_alarm_server.py" "$here/test_alarm_pva.py" | grep -c '^def test_')
+# test_alarm_liveset.py: an instance deployed after boot, in a spare slot (docs/alarms.md)
+files="$here/test_alarm_server.py $here/test_alarm_pva.py $here/test_alarm_liveset.py"
+tests=$(cat $files | grep -c '^def test_')
 
 setup=$("$here/setup.sh")
 rc=$?
@@ -28,7 +30,7 @@ export IOCMGR_ALARM_KAFKA_CP=$(echo "$setup" | sed -n 's/^kafka //p')
 export IOCMGR_ALARM_PHOEBUS_CP=$(echo "$setup" | sed -n 's/^phoebus //p')
 
 log=$(mktemp)
-python3 -m pytest -p no:cacheprovider -v -s --rootdir "$here" "$here/test_alarm_server.py" "$here/test_alarm_pva.py" "$@" 2>&1 | tee "$log"
+python3 -m pytest -p no:cacheprovider -v -s --rootdir "$here" $files "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 last=$(grep -E '^=+ .*(passed|failed|error|skipped).* in [0-9.]+s' "$log" | tail -1)
 rm -f "$log"
