@@ -5,12 +5,11 @@ stands in for the IOC in the pod, serving <I>:UPTIME exactly as iocStats does
 hours; a stopped IOC is Silent with MAJOR only while its pod is Ready (a pod that is
 booting or crash-looping already alarms on STATUS: one alarm per fault)."""
 import re
-import subprocess
 import time
 from contextlib import contextmanager
 
 from conftest import NAMESPACE
-from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc, CA
+from iocmgrtest import TOP, free_port, run_ioc, shutdown_problem, soft_ioc, stop_process, CA
 
 RUNNING = "bl46p-ea-ioc-01"
 STOPPED = "bl46p-ea-ioc-02"
@@ -22,17 +21,12 @@ IOCSTATS_UPTIME = re.compile(r"^(?:(?:1 day|[2-9]\d* days|[1-9]\d+ days), )?([01
 
 @contextmanager
 def uptime_ioc(instance, offset=0):
-    """A softIoc serving <INSTANCE>:UPTIME as iocStats does, its clock started at offset s."""
+    """A softIoc serving <INSTANCE>:UPTIME as iocStats does, its clock started at offset s
+    (stopped with SIGTERM at the end, its end judged: iocmgrtest.soft_ioc)."""
     port = free_port()
-    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), "-m", f"IOC={instance.upper()},UPTIME_OFFSET={offset}",
-                             "-d", str(UPTIME_DB)], env=ca_env(port), stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with soft_ioc(UPTIME_DB, port, what=f"the softIoc serving {instance.upper()}:UPTIME",
+                  macros=f"IOC={instance.upper()},UPTIME_OFFSET={offset}") as proc:
         yield port, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def test_uptime_db_serves_iocstats_format():
@@ -58,16 +52,16 @@ def test_uptime_db_serves_iocstats_format():
             assert all(s == "NO_ALARM" for _, s in mon.seen), mon.seen
 
 
-def test_alive_follows_the_ioc_not_the_pod(cluster, tmp_path):
+def test_alive_follows_the_ioc_not_the_pod(shipped_kubeconfig, tmp_path):
     with uptime_ioc(RUNNING) as (soft_port, soft):
-        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+        env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
                "CA_EXTRA_ADDR": f"127.0.0.1:{soft_port}"}
         with run_ioc(tmp_path, env, prefix="TST-ALIVE-01:") as ioc:
             ioc.ca.wait_value(ioc.pv("STATUS", RUNNING), "Running", timeout=60)
             ioc.ca.wait_value(ioc.pv("ALIVE", RUNNING), "Alive", timeout=30)
             assert ioc.get("ALIVE.SEVR", RUNNING) == "NO_ALARM"
-            soft.terminate()
-            soft.wait(10)
+            how, seconds = stop_process(soft, 10)
+            assert not shutdown_problem("the softIoc", how, seconds, soft.returncode, -15, 10)
             # Silent at once; MAJOR once the pod has been Ready for ALIVE's window (5 s)
             ioc.ca.wait_value(ioc.pv("ALIVE", RUNNING), lambda v, s: v == "Silent" and s == "MAJOR", timeout=30)
             assert ioc.get("STATUS", RUNNING) == "Running"
@@ -76,14 +70,14 @@ def test_alive_follows_the_ioc_not_the_pod(cluster, tmp_path):
                               timeout=10)
 
 
-def test_alive_across_the_hour_boundary(cluster, tmp_path):
+def test_alive_across_the_hour_boundary(shipped_kubeconfig, tmp_path):
     """UPTIME 00:59:30 -> 01:00:05 as iocStats serves it: ALIVE stays Alive, no alarm,
     from its first look through 01:00:00. (Read as a number, "00:59:59" and "01:00:00"
     are the hours 0 and 1: for an hour the IOC looks frozen.) The clock starts 30 s
     before the hour so that ALIVE has watched the IOC for several times its 5 s window
     before the boundary, whatever the boot takes."""
     with uptime_ioc(RUNNING, offset=3570) as (soft_port, _):
-        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+        env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
                "CA_EXTRA_ADDR": f"127.0.0.1:{soft_port}"}
         with run_ioc(tmp_path, env, prefix="TST-ALIVE-02:") as ioc:
             soft_ca = CA(soft_port)

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc
+from iocmgrtest import TOP, ApiWatch, chart_identity, free_port, run_ioc, settled, soft_ioc, wait_until
 from test_cluster_argo_ioc import APP, STS, application_crd, apply, tracking
 from phoebus import Phoebus, Xvfb, all_connected, classpath, needs_phoebus, phoebus_repo, resource, summary
 
@@ -86,11 +86,8 @@ def alive_ioc(ports, tmp_path_factory):
     db = tmp / "uptime.db"
     db.write_text(f'record(calc, "{RUNNING.upper()}:UPTIME") {{\n  field(SCAN, "1 second")\n'
                   f'  field(CALC, "A+1")\n  field(INPA, "{RUNNING.upper()}:UPTIME")\n}}\n')
-    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(ports[2]),
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield ports[2]
-    proc.terminate()
-    proc.wait(10)
+    with soft_ioc(db, ports[2], what=f"the softIoc serving {RUNNING.upper()}:UPTIME"):
+        yield ports[2]
 
 
 @pytest.fixture(scope="module")
@@ -122,20 +119,26 @@ def argo_beamline(cluster):
 @pytest.fixture(scope="module")
 def managers(cluster, ports, alive_ioc, argo_beamline, tmp_path_factory):
     """The manager an operator uses (its overview written at boot), a read-only one
-    and one of the Argo CD beamline."""
+    and one of the Argo CD beamline, each as the chart's ServiceAccount and Role
+    (iocmgrtest.chart_identity), not as the cluster's admin."""
     tmp = tmp_path_factory.mktemp("phoebus-iocs")
+    demo = chart_identity(cluster, tmp, NAMESPACE, values=["rbac.deployments=true"])
+    if argo_beamline is None:
+        argo_env = {"IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}", "IOCMGR_KUBECONFIG": str(
+            chart_identity(cluster, tmp, IOCS, values=["argocd.enabled=true", f"argocd.appNamespace={APPS}"]))}
+    else:   # no Application CRD: the Argo CD screen is skipped, this manager shows the demo
+        argo_env = {}
     opi = tmp / "opi"
     opi.mkdir()
     for name in STATIC:  # as the deployment's install-opi init container does
         shutil.copy(TOP / "opi" / name, opi / name)
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    env = {"IOCMGR_KUBECONFIG": str(demo), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": "3", "IOCMGR_OPI_DIR": str(opi),
            "CA_EXTRA_ADDR": f"127.0.0.1:{alive_ioc}"}
     with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
             run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
                     port=ports[1]) as ro, \
-            run_ioc(tmp, {**env, "IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}", "IOCMGR_OPI_DIR": ""},
-                    prefix=P_ARGO, port=ports[3]) as argo:
+            run_ioc(tmp, {**env, **argo_env, "IOCMGR_OPI_DIR": ""}, prefix=P_ARGO, port=ports[3]) as argo:
         for booted in (ioc, ro, argo):
             booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc, ro, opi, argo
@@ -331,9 +334,10 @@ def test_screen(phoebus, managers, argo_beamline, key):
     if key == ARGO_KEY and argo_beamline:
         pytest.skip(argo_beamline)
     widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
-    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
-    # show the instance in the state this screen is about.
-    time.sleep(4)
+    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): wait for that, and show the
+    # instance in the state this screen is about.
+    wait_until(lambda: managers[0].get("STATUS.SEVR", PENDING) == "MAJOR", 30, step=0.2,
+               what="Pending past its grace (MAJOR)")
     if state:
         wait_text(phoebus, key, "Status", lambda t: t == state, 45, state)
     widgets = phoebus.report(key)
@@ -441,6 +445,8 @@ def test_stop_and_start_on_detail_screen(phoebus, cluster, managers):
 
 def test_readonly_manager_refuses_with_message(phoebus, cluster):
     uid0 = pod_uid(cluster, RUNNING)
+    pods = ApiWatch(cluster.dir, int(cluster.env["IOCMGR_API_URL"].rsplit(":", 1)[1]),
+                    f"/api/v1/namespaces/{NAMESPACE}/pods?fieldSelector=metadata.name%3D{RUNNING}-0")
     phoebus.ok(f"click {RO_KEY} Restart")
     confirm(phoebus, f"Restart {RUNNING}? (deletes its pod; Kubernetes starts a new one)")
     w = wait_text(phoebus, RO_KEY, "Command message", lambda t: "refused" in t, 15, "the refusal")
@@ -448,5 +454,11 @@ def test_readonly_manager_refuses_with_message(phoebus, cluster):
     status = phoebus.ok(f"widget {RO_KEY} Command status")["widget"]
     assert status["text"] == "Error", status
     picture(phoebus, RO_KEY, "iocmgr-instance-refused")
-    time.sleep(2)
+    # never deleted: read once the pod's raw watch has settled (no fixed sleep)
+    try:
+        settled(lambda: len(pods.events), 5, 60, what=f"events of {RUNNING}-0")
+    finally:
+        pods.close()
+    assert pods.events and not any(e[1] == "DELETED" or e[5]["metadata"].get("deletionTimestamp")
+                                   for e in pods.events), [(e[1], e[3]) for e in pods.events]
     assert pod_uid(cluster, RUNNING) == uid0, "a read-only manager's Restart deleted the pod"
