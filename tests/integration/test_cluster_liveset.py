@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import TOP, run_ioc, timed_monitor, wait_until
+from iocmgrtest import TOP, chart_identity, run_ioc, timed_monitor, wait_until
 from test_cluster_argo_ioc import STS
 from test_pva import P4P_PYTHON, pva_ioc
 
@@ -55,9 +55,10 @@ def cleanup(cluster):
     delete(cluster, NEW, OTHER)
 
 
-def env_for(cluster, slots, **extra):
-    return {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE, "IOCMGR_SPARE_SLOTS": str(slots),
-            **extra}
+def env_for(kubeconfig, slots, **extra):
+    """iocmgr as the chart's ServiceAccount (conftest.shipped_kubeconfig), with a pool."""
+    return {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
+            "IOCMGR_SPARE_SLOTS": str(slots), **extra}
 
 
 def pod_uid(cluster, name):
@@ -65,11 +66,11 @@ def pod_uid(cluster, name):
                            check=False)
 
 
-def test_a_statefulset_created_after_boot_is_live(cluster, tmp_path, cleanup):
+def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, tmp_path, cleanup):
     """caget of the new names, a camonitor that searched before the deploy, commands,
     counts, lists and the table, deletion -> Absent, the same name back in the same slot."""
     delete(cluster, NEW, wait=True)
-    with run_ioc(tmp_path, env_for(cluster, 2), prefix="TST-LIVE-01:") as ioc:
+    with run_ioc(tmp_path, env_for(shipped_kubeconfig, 2), prefix="TST-LIVE-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         count = int(ioc.get("COUNT"))
         assert ioc.get("SPARE_FREE") == "2" and ioc.get("SPARE_SLOTS") == "2"
@@ -140,11 +141,11 @@ def test_a_statefulset_created_after_boot_is_live(cluster, tmp_path, cleanup):
         assert ioc.logtext().count(f"bound to spare slot") == 1
 
 
-def test_over_pvaccess_and_the_table(cluster, tmp_path, cleanup):
+def test_over_pvaccess_and_the_table(cluster, shipped_kubeconfig, tmp_path, cleanup):
     """p4p (pvxs, its own EPICS libraries) finds the new names through QSRV, and $(P)TABLE
     gets the row."""
     delete(cluster, NEW, wait=True)
-    with pva_ioc(tmp_path, env_for(cluster, 2), prefix="TST-LIVE-02:") as ioc:
+    with pva_ioc(tmp_path, env_for(shipped_kubeconfig, 2), prefix="TST-LIVE-02:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         rc, out, err = ioc.pva.p4p("get", ioc.pv("STATUS", NEW), timeout=60)
         assert rc != 0 or not out, f"{NEW} served before it exists: {out}"
@@ -158,11 +159,11 @@ def test_over_pvaccess_and_the_table(cluster, tmp_path, cleanup):
         assert table["columns"]["status"][names.index(NEW)] == "Running"
 
 
-def test_pool_full_keeps_unmanaged_and_reboot(cluster, tmp_path, cleanup):
+def test_pool_full_keeps_unmanaged_and_reboot(cluster, shipped_kubeconfig, tmp_path, cleanup):
     """With the pool full the next instance is UNMANAGED, LAST_ERROR names the settings,
     REBOOT still works; after a reboot both have records of their own."""
     delete(cluster, NEW, OTHER, wait=True)
-    with run_ioc(tmp_path, env_for(cluster, 1), prefix="TST-LIVE-03:") as ioc:
+    with run_ioc(tmp_path, env_for(shipped_kubeconfig, 1), prefix="TST-LIVE-03:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         deploy(cluster, NEW)
         ioc.ca.wait_value(ioc.pv("STATUS", NEW), "Running", timeout=30)
@@ -177,7 +178,7 @@ def test_pool_full_keeps_unmanaged_and_reboot(cluster, tmp_path, cleanup):
         assert ioc.ca.put(ioc.pv("REBOOT"), 1, wait=False).returncode == 0
         assert ioc.proc.wait(20) == 0
     # Kubernetes would restart it: the next boot lists both, each with records of its own
-    with run_ioc(tmp_path, env_for(cluster, 1), prefix="TST-LIVE-03:") as ioc:
+    with run_ioc(tmp_path, env_for(shipped_kubeconfig, 1), prefix="TST-LIVE-03:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         for name in (NEW, OTHER):
             ioc.ca.wait_value(ioc.pv("STATUS", name), "Running", timeout=30)
@@ -185,9 +186,9 @@ def test_pool_full_keeps_unmanaged_and_reboot(cluster, tmp_path, cleanup):
         assert ioc.get("SPARE_FREE") == "1" and ioc.get("UNMANAGED_TEXT", string=True) == ""
 
 
-def test_no_pool_is_the_old_path(cluster, tmp_path, cleanup):
+def test_no_pool_is_the_old_path(cluster, shipped_kubeconfig, tmp_path, cleanup):
     """IOCMGR_SPARE_SLOTS=0: no slot, a new instance is UNMANAGED at once."""
-    with run_ioc(tmp_path, env_for(cluster, 0), prefix="TST-LIVE-04:") as ioc:
+    with run_ioc(tmp_path, env_for(shipped_kubeconfig, 0), prefix="TST-LIVE-04:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         assert ioc.get("SPARE_SLOTS") == "0" and ioc.ca.try_get(ioc.pv("STATUS", "SPARE_001")) is None
         deploy(cluster, OTHER)
@@ -210,7 +211,10 @@ def test_a_child_application_added_later(cluster, tmp_path):
     try:
         apply(cluster, APP.format(name=root, ns=apps, iocs=apps, annotations="", repo="deploy", path="apps",
                                   rev="main", params="[]"))
-        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": iocs, "EC_TARGET": f"{apps}/{root}",
+        # as the chart's ServiceAccount in Argo CD mode, as test_cluster_argo_ioc.py runs it
+        kubeconfig = chart_identity(cluster, tmp_path, iocs, values=["argocd.enabled=true",
+                                                                     f"argocd.appNamespace={apps}"])
+        env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": iocs, "EC_TARGET": f"{apps}/{root}",
                "IOCMGR_SPARE_SLOTS": "2"}
         with run_ioc(tmp_path, env, prefix="TST-LIVE-05:") as ioc:
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
