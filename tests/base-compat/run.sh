@@ -82,7 +82,7 @@ if [ -n "${IOCMGR_CLUSTER_DIR:-}" ] && [ -f "$IOCMGR_CLUSTER_DIR/env" ]; then
     # the IOC: iocmgrMain.c and the registration of dbd/iocmgr.dbd (CA only)
     t=$cache/top
     rm -rf "$t"; mkdir -p "$t/bin/$arch" "$t/dbd" "$t/configure"
-    cp -r "$top/db" "$top/iocBoot" "$top/tests" "$top/opi" "$t/"
+    cp -r "$top/db" "$top/iocBoot" "$top/tests" "$top/opi" "$top/deploy" "$t/"
     cp "$top"/configure/RELEASE.* "$t/configure/" 2>/dev/null
     printf 'epicsEnvSet("IOC","iociocmgr")\nepicsEnvSet("TOP","%s")\nepicsEnvSet("EPICS_BASE","%s")\n' "$t" "$base" \
         > "$t/iocBoot/iociocmgr/envPaths"
