@@ -72,7 +72,7 @@ def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, t
     delete(cluster, NEW, wait=True)
     with run_ioc(tmp_path, env_for(shipped_kubeconfig, 2), prefix="TST-LIVE-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
-        count = int(ioc.get("COUNT"))
+        count, running, faults = (int(ioc.get(pv)) for pv in ("COUNT", "RUNNING_COUNT", "FAULT_COUNT"))
         assert ioc.get("SPARE_FREE") == "2" and ioc.get("SPARE_SLOTS") == "2"
         # a free slot: Free and Silent without alarm, no name, not counted, no row
         for field, value in (("STATUS", "Free"), ("ALIVE", "Silent")):
@@ -103,6 +103,8 @@ def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, t
         assert ioc.get("POD", NEW, string=True) == f"{NEW}-0"
         assert ioc.ca.get(ioc.pv("ALIVE", "SPARE_001") + ".INP") == f"{NEW.upper()}:UPTIME CA NMS"
         wait_until(lambda: ioc.get("COUNT") == str(count + 1), 10, what="COUNT + 1")
+        wait_until(lambda: ioc.get("RUNNING_COUNT") == str(running + 1), 10, what="RUNNING_COUNT + 1")
+        assert ioc.get("FAULT_COUNT") == str(faults)
         assert ioc.get("SPARE_FREE") == "1"
         names = ioc.get("NAMES", string=True).split()
         assert NEW in names and names == sorted(names)
@@ -132,6 +134,8 @@ def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, t
         delete(cluster, NEW)
         value, sevr = ioc.ca.wait_value(ioc.pv("STATUS", NEW), "Absent", timeout=30)
         assert sevr == "MAJOR"
+        wait_until(lambda: ioc.get("FAULT_COUNT") == str(faults + 1), 10, what="FAULT_COUNT + 1 (Absent)")
+        assert ioc.get("COUNT") == str(count + 1)
         assert ioc.get("SPARE_FREE") == "1" and ioc.get("NAME", "SPARE_001", string=True) == NEW
         # back: the same slot, no second one taken
         deploy(cluster, NEW)
