@@ -258,11 +258,14 @@ suite deploy          DEPLOY          cluster,helm,ibek   pytest  "the Helm char
 suite ec-interop      EC              cluster,helm        pytest  "the real ec CLI beside iocmgr (ec venv from PyPI once; ~2.5 min)" \
     tests/integration/test_ec_interop.py
 suite phoebus         PHOEBUS         cluster             pytest  "the screens in the real Phoebus (needs PHOEBUS_REPO; ~2 min)" \
-    tests/phoebus/test_phoebus_screens.py
+    tests/phoebus/test_phoebus_screens.py tests/phoebus/test_phoebus_liveset.py
 suite pva             PVA             cluster,helm        pytest  "pvAccess: pvget/pvput and p4p (PyPI once) against iocmgr, TABLE, access security over PVA, the CA-only build (~40 s)" \
     tests/integration/test_pva.py
 suite pva-phoebus     PVA             cluster,helm        pytest  "the table overview on pva://\$(P)TABLE in the real Phoebus (needs PHOEBUS_REPO)" \
     tests/phoebus/test_phoebus_table.py
+# issue 16: aliases made at run time on newer Base (PyPI's epicscorelibs once, ~3 min)
+suite base-compat     BASE_COMPAT     cluster             pytest  "iocmgr built on Base 7.0.7.1 and 7.0.10.1 from PyPI's epicscorelibs, the live-binding suite on each (~3 min)" \
+    tests/base-compat/test_base_compat.py
 suite ioc-faults      FAULTS          cluster             pytest  "faults of the control plane injected while iocmgr runs (~3 min)" \
     tests/integration/test_cluster_faults.py
 suite argocd          ARGOCD          cluster,helm        junit   "the real Argo CD deploying a beamline (the heaviest build: ~36 min cold on a loaded machine)" \

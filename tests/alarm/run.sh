@@ -25,4 +25,4 @@ else
 fi
 exec python3 -m pytest -p no:cacheprovider -v -rA -s --rootdir "$here" \
     ${IOCMGR_TEST_JUNIT:+--junitxml="$IOCMGR_TEST_JUNIT"} "$here/test_alarm_server.py" \
-    "$here/test_alarm_pva.py" "$@"
+    "$here/test_alarm_pva.py" "$here/test_alarm_liveset.py" "$@"
