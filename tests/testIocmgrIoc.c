@@ -19,6 +19,7 @@
 
 #include "devIocmgr.h"
 #include "iocmgrManager.h"
+#include "iocmgrSlots.h"
 #include "iocmgrVersion.h"
 
 void testIocmgrIoc_registerRecordDeviceDriver(struct dbBase *);
@@ -239,7 +240,7 @@ MAIN(testIocmgrIoc)
     const char *kubeconfig;
     char names[2000];
 
-    testPlan(82);
+    testPlan(93);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -251,6 +252,8 @@ MAIN(testIocmgrIoc)
     testOk1(iocmgrExpect("bl46p-test-01") == 0);
     testOk1(iocmgrExpect(LONG_NAME) == 0);
     testdbReadDatabase("iocmgrManager.template", TOP_DIR "/db", "P=TST:,NELM=10");
+    testOk(iocmgrSetSpareSlots(-1) != 0, "a negative pool size is refused");
+    testOk1(iocmgrSetSpareSlots(2) == 0);
     testOk(iocmgrLoadInstances("TST:", TOP_DIR "/db/iocmgrInstance.template", "", 2.0) == 0,
            "loading instances survives an unreachable API and a name too long (expected ones are loaded)");
     testOk(iocmgrFindInstance("bl46p-test-01") != NULL, "the short instance is managed");
@@ -285,7 +288,20 @@ MAIN(testIocmgrIoc)
      * records is in UNMANAGED, whole, and LAST_ERROR says why. */
     getNames("TST:NAMES", names, sizeof names);
     testOk(strcmp(names, "bl46p-test-01") == 0, "NAMES: '%s'", names);
-    testdbGetFieldEqual("TST:NAMES.NELM", DBR_LONG, (long)strlen("bl46p-test-01") + 1);
+    /* NAMES has room for the spare slots' names too: 63 characters each */
+    testdbGetFieldEqual("TST:NAMES.NELM", DBR_LONG, (long)strlen("bl46p-test-01") + 1 + 2 * 64);
+    /* the spare slots: not counted, and while free Free and Silent without an
+     * alarm, also while the API is unreachable (nothing of theirs is stale) */
+    testdbGetFieldEqual("TST:SPARE_SLOTS", DBR_LONG, 2);
+    testdbGetFieldEqual("TST:SPARE_FREE", DBR_LONG, 2);
+    testdbGetFieldEqual("TST:SPARE_002:STATUS", DBR_STRING, "Free");
+    testdbGetFieldEqual("TST:SPARE_002:STATUS.SEVR", DBR_LONG, NO_ALARM);
+    testdbGetFieldEqual("TST:SPARE_002:ALIVE", DBR_STRING, "Silent");
+    testdbGetFieldEqual("TST:SPARE_002:ALIVE.SEVR", DBR_LONG, NO_ALARM);
+    testdbGetFieldEqual("TST:SPARE_002:UPTIME.SEVR", DBR_LONG, NO_ALARM);
+    testdbGetFieldEqual("TST:SPARE_002:NAME", DBR_STRING, "");
+    testOk(iocmgrFindRecordOwner("SPARE_002") && !iocmgrFindRecordOwner("SPARE_003"),
+           "records find their slot by SPARE_<n>");
     getNames("TST:UNMANAGED", names, sizeof names);
     testOk(strcmp(names, LONG_NAME) == 0, "UNMANAGED: '%s'", names);
     getLongString("TST:UNMANAGED_TEXT", msg, sizeof msg);

@@ -97,6 +97,25 @@ static void overview_embeds_one_row_per_instance(void **state)
     free(xml);
 }
 
+/* A spare slot (empty name): its row is there from boot, hidden while the slot
+ * is free, shown once STATUS leaves Free (9); it embeds the slot's records. */
+static void overview_has_hidden_rows_for_spare_slots(void **state)
+{
+    static const char *const n[] = {"bl46p-ea-ioc-01", ""};
+    static const char *const pv[] = {"BL46P-EA-IOC-01", "SPARE_001"};
+    char *xml = overview(*state, PREFIX, n, pv, 2);
+    const char *slot = strstr(xml, "<name>SPARE_001</name>");
+    assert_int_equal(count(xml, "<file>iocmgr-row.bob</file>"), 2);
+    assert_non_null(slot);
+    assert_int_equal(count(xml, "<visible>false</visible>"), 1);
+    assert_true(strstr(xml, "<visible>false</visible>") > slot);
+    assert_non_null(strstr(slot, "<exp bool_exp=\"pvInt0 != 9\">"));
+    assert_non_null(strstr(slot, "<pv_name>$(P)SPARE_001:STATUS</pv_name>"));
+    assert_non_null(strstr(slot, "<I>SPARE_001</I>"));
+    assert_non_null(strstr(slot, "<NAME>the instance in spare slot SPARE_001</NAME>"));
+    free(xml);
+}
+
 static void overview_escapes_xml(void **state)
 {
     static const char *const odd[] = {"a<b>&\"c'"};
@@ -151,6 +170,23 @@ static char *alarms(fixture *fx, const char *prefix, const char *const *n,
     assert_int_equal(iocmgrAlarmConfigWrite(fx->path, "BL46P", prefix, n, pv, d, len, err,
                                             sizeof err), 0);
     return slurp(fx->path);
+}
+
+/* The configuration written at boot covers the slots: an instance bound later
+ * raises its alarm without a re-import. */
+static void alarms_cover_spare_slots(void **state)
+{
+    static const char *const n[] = {"bl46p-ea-ioc-01", "", ""};
+    static const char *const pv[] = {"BL46P-EA-IOC-01", "SPARE_001", "SPARE_002"};
+    static const char *const d[] = {"bl46p", "spare-slots", "spare-slots"};
+    char *xml = alarms(*state, PREFIX, n, pv, d, 3);
+    assert_int_equal(count(xml, "<component name=\"spare-slots\">"), 1);
+    assert_non_null(strstr(xml, "<component name=\"SPARE_002\">"));
+    assert_non_null(strstr(xml, "<pv name=\"" PREFIX "SPARE_001:STATUS\">"));
+    assert_non_null(strstr(xml, "<pv name=\"" PREFIX "SPARE_001:ALIVE\">"));
+    assert_non_null(strstr(xml, "instance in spare slot SPARE_001 (name: " PREFIX "SPARE_001:NAME): not running"));
+    assert_int_equal(count(xml, ":STATUS\">"), 3);
+    free(xml);
 }
 
 static void alarms_group_instances_by_domain(void **state)
@@ -230,7 +266,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(overview_embeds_one_row_per_instance, setup, teardown),
+        cmocka_unit_test_setup_teardown(overview_has_hidden_rows_for_spare_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(overview_escapes_xml, setup, teardown),
+        cmocka_unit_test_setup_teardown(alarms_cover_spare_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(overview_without_instances_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(overview_bad_dir_gives_message, setup, teardown),
         cmocka_unit_test_setup_teardown(overview_replaces_the_old_file_whole, setup, teardown),

@@ -54,6 +54,8 @@ arch=$(perl "$base/lib/perl/EpicsHostArch.pl")
 #   NAME    the suite's name in the report; its output goes to tests/results/NAME.log
 #   SWITCH  IOCMGR_TEST_<SWITCH>=0 leaves it out, and the report says so with WHY
 #   NEEDS   "-" or a comma list of: cluster (the local control plane with the demo),
+#           bed (a control plane the suite starts itself, e.g. the real node's: nothing
+#           to set up, but like cluster it is left out by make test-unit),
 #           helm (IOCMGR_HELM), ibek (IOCMGR_IBEK); each is set up once, on first need
 #   KIND    tap     COMMAND prints TAP (ok / not ok / # SKIP, plans are checked)
 #           pytest  COMMAND is pytest's arguments; results from its junit XML
@@ -76,13 +78,14 @@ suite() {
     fi
     for need in ${needs//,/ }; do
         [ "$need" = - ] && continue
-        if [ "$need" != cluster ] || [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then continue; fi
+        case $need in cluster|bed) ;; *) continue ;; esac
+        [ -n "${IOCMGR_TEST_UNIT_ONLY:-}" ] || continue
         record "$name" --group "$group" --switch "$switch" --offby IOCMGR_TEST_UNIT_ONLY=1 --state off \
             --why "make test-unit: the suites that need the cluster are left out"
         return
     done
     for need in ${needs//,/ }; do
-        [ "$need" = - ] && continue
+        case $need in -|bed) continue ;; esac
         if ! provide "$need"; then
             record "$name" --group "$group" --switch "$switch" --state "not run" \
                 --why "${provided[$need]} (tests/results/setup-$need.log)"
@@ -266,23 +269,26 @@ suite deploy          DEPLOY          cluster,helm,ibek   pytest  "the Helm char
 suite ec-interop      EC              cluster,helm        pytest  "the real ec CLI beside iocmgr (ec venv from PyPI once; ~2.5 min)" \
     tests/integration/test_ec_interop.py
 suite phoebus         PHOEBUS         cluster             pytest  "the screens in the real Phoebus (needs PHOEBUS_REPO; ~2 min)" \
-    tests/phoebus/test_phoebus_screens.py
+    tests/phoebus/test_phoebus_screens.py tests/phoebus/test_phoebus_liveset.py
 suite pva             PVA             cluster,helm        pytest  "pvAccess: pvget/pvput and p4p (PyPI once) against iocmgr, TABLE, access security over PVA, the CA-only build (~40 s)" \
     tests/integration/test_pva.py
 suite pva-phoebus     PVA             cluster,helm        pytest  "the table overview on pva://\$(P)TABLE in the real Phoebus (needs PHOEBUS_REPO)" \
     tests/phoebus/test_phoebus_table.py
+# issue 16: aliases made at run time on newer Base (PyPI's epicscorelibs once, ~3 min)
+suite base-compat     BASE_COMPAT     cluster             pytest  "iocmgr built on Base 7.0.7.1 and 7.0.10.1 from PyPI's epicscorelibs, the live-binding suite on each (~3 min)" \
+    tests/base-compat/test_base_compat.py
 suite ioc-faults      FAULTS          cluster             pytest  "faults of the control plane injected while iocmgr runs (~3 min)" \
     tests/integration/test_cluster_faults.py
 suite argocd          ARGOCD          cluster,helm        junit   "the real Argo CD deploying a beamline (the heaviest build: ~36 min cold on a loaded machine)" \
     argocd_suite
 suite alarm-server    ALARM           cluster             junit   "the real Phoebus alarm server with Kafka (needs PHOEBUS_REPO; ~3 min)" \
     tests/alarm/run.sh
-suite node            NODE            -                   junit   "real IOC pods on a real node (kubelet, containerd) in a bed of its own; needs root (~7 min)" \
+suite node            NODE            bed,helm            junit   "real IOC pods on a real node (kubelet, containerd) in a bed of its own; needs root (~7 min)" \
     node_suite
 # the real alarm server on crash loops of real pods (tests/alarm/test_alarm_node.py: the
 # kubelet's back-off, the CRASH_SETTLE rule, docs/alarms.md), in the node's bed, on the
 # alarm suite's ports (that suite has ended by then)
-suite alarm-node      ALARM_NODE      -                   junit   "the real alarm server on real crash-looping pods in the node's bed (needs root and PHOEBUS_REPO; ~5 min)" \
+suite alarm-node      ALARM_NODE      bed,helm            junit   "the real alarm server on real crash-looping pods in the node's bed (needs root and PHOEBUS_REPO; ~5 min)" \
     in_node_bed env IOCMGR_ALARM_KAFKA_PORT="${IOCMGR_TEST_ALARM_KAFKA_PORT:-16640}" \
         IOCMGR_ALARM_CA_PORT="${IOCMGR_TEST_ALARM_CA_PORT:-16642}" tests/alarm/run.sh node
 suite sanitize-asan   SANITIZE        cluster             nested  "the suites again on an ASan+UBSan build (~7 min)" \

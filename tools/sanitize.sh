@@ -65,7 +65,17 @@ sync_tree() {
         -o -path ./include -o -path ./tests/k8s/build -o -path ./tests/results -o -name __pycache__ \
         -o -name envPaths -o -name '*.local' -o -path ./configure/RELEASE.deps \) -prune -o -type f -print |
         sed 's|^\./||' | sort) > "$have"
-    comm -23 "$have" "$list" | (cd "$dest" && xargs -r rm -f --)
+    local gone
+    gone=$(comm -23 "$have" "$list")
+    if [ -n "$gone" ]; then
+        (cd "$dest" && printf '%s\n' "$gone" | xargs -r -d '\n' rm -f --)
+        # The build's dependency files (O.*/*.d) still name what was removed or renamed,
+        # and EPICS' make then rebuilds the dbd and its registrar for ever (seen: a run
+        # stuck 25 min after iocmgrTable.dbd was renamed). A clean build instead.
+        say "files removed since the last copy ($(printf '%s\n' "$gone" | wc -l)): building from clean"
+        find "$dest" -name 'O.*' -type d -prune -exec rm -rf {} +
+        rm -rf "$dest/bin" "$dest/lib" "$dest/db" "$dest/dbd" "$dest/include" "$dest/tests/k8s/build"
+    fi
     rm -f "$list" "$have"
     # the developer's own CONFIG_SITE.local (if any), then ours
     {

@@ -57,7 +57,7 @@ static const fieldDef fields[] = {
     {"ARGO_APP", F_ARGO_APP, 0, "lsi"}, {"SYNC", F_SYNC, 0, "mbbi"},
     {"HEALTH", F_HEALTH, 0, "mbbi"}, {"REVISION", F_REVISION, 0, "lsi"},
     {"REVISION_SP", F_REVISION_SP, 0, "lso"}, {"OVERRIDE", F_OVERRIDE, 0, "bi"},
-    {"SYNC_MSG", F_SYNC_MSG, 0, "lsi"},
+    {"SYNC_MSG", F_SYNC_MSG, 0, "lsi"}, {"NAME", F_NAME, 0, "lsi"},
     {"CONNECTED", F_CONNECTED, 1, "bi"}, {"NAMESPACE", F_NAMESPACE, 1, "stringin"},
     {"API_URL", F_API_URL, 1, "lsi"}, {"LAST_ERROR", F_LAST_ERROR, 1, "lsi"},
     {"COUNT", F_COUNT, 1, "longin"}, {"RUNNING_COUNT", F_RUNNING_COUNT, 1, "longin"},
@@ -67,6 +67,7 @@ static const fieldDef fields[] = {
     {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
     {"ARGO_APP", F_ROOT_APP, 1, "lsi"}, {"SYNC", F_ROOT_SYNC, 1, "mbbi"},
     {"HEALTH", F_ROOT_HEALTH, 1, "mbbi"},
+    {"SPARE_FREE", F_SPARE_FREE, 1, "longin"}, {"SPARE_SLOTS", F_SPARE_TOTAL, 1, "longin"},
 };
 
 long devIocmgrInit(dbCommon *prec, const DBLINK *link, const char *rtype)
@@ -104,7 +105,7 @@ long devIocmgrInit(dbCommon *prec, const DBLINK *link, const char *rtype)
     d = callocMustSucceed(1, sizeof *d, "devIocmgr");
     d->field = fields[i].id;
     if (!manager) {
-        d->inst = iocmgrFindInstance(first);
+        d->inst = iocmgrFindRecordOwner(first);
         if (!d->inst) {
             free(d);
             recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) instance not managed (not loaded by iocmgrLoadInstances)");
@@ -241,7 +242,9 @@ static long readLongin(longinRecord *prec)
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
         prec->val = d->field == F_COUNT ? s.count
-                  : d->field == F_RUNNING_COUNT ? s.runningCount : s.faultCount;
+                  : d->field == F_RUNNING_COUNT ? s.runningCount
+                  : d->field == F_SPARE_FREE ? s.spareFree
+                  : d->field == F_SPARE_TOTAL ? s.spareTotal : s.faultCount;
     }
     prec->udf = 0;
     return 0;
@@ -308,7 +311,12 @@ static long readLsi(lsiRecord *prec)
 {
     devPvt *d = prec->dpvt;
     if (!d) return S_dev_NoInit;
-    if (d->inst) {
+    if (d->inst && d->field == F_NAME) {
+        /* the name alone: no alarm, also while disconnected (it is not from the cache) */
+        iocmgrLock();
+        setLsi(prec, d->inst->name);
+        iocmgrUnlock();
+    } else if (d->inst) {
         snapshot s;
         readInstance((dbCommon *)prec, d, &s);
         setLsi(prec, d->field == F_IMAGE ? s.view.image
@@ -419,7 +427,10 @@ typedef struct alivePvt {
     iocmgrAlive state;
 } alivePvt;
 
-static long initBiAlive(biRecord *prec)
+/* The record is $(P)$(I):ALIVE (a slot's $(P)SPARE_<n>:ALIVE): its instance by
+ * its PV base. The link must lead to the IOC's UPTIME, or be empty on a free
+ * slot, whose link is set when an instance is bound to it (iocmgrSlots.c). */
+static long attachAlive(biRecord *prec, const char *what)
 {
     alivePvt *a;
     char base[PVNAME_STRINGSZ];
@@ -427,23 +438,50 @@ static long initBiAlive(biRecord *prec)
     const char *suffix = ":ALIVE";
     size_t sl = strlen(suffix);
     iocmgrInst *inst = NULL;
+    int linked = prec->inp.type == CA_LINK || prec->inp.type == PV_LINK || prec->inp.type == DB_LINK;
 
-    if (prec->inp.type != CA_LINK && prec->inp.type != PV_LINK && prec->inp.type != DB_LINK) {
-        recGblRecordError(S_db_badField, prec, "devBiIocmgrAlive (init_record) INP must be a link to <I>:UPTIME CA");
-        return S_db_badField;
-    }
     if (n > sl && strcmp(prec->name + n - sl, suffix) == 0) {
-        /* The record is $(P)$(I):ALIVE: find the instance by its PV name. */
         snprintf(base, sizeof base, "%.*s", (int)(n - sl), prec->name);
-        inst = iocmgrFindInstanceByPv(base);
+        inst = iocmgrFindRecordOwnerByPv(base);
     }
     if (!inst) {
-        recGblRecordError(S_db_badField, prec, "devBiIocmgrAlive (init_record) record name must be $(P)$(I):ALIVE of a managed instance");
+        recGblRecordError(S_db_badField, prec, what[0] == 'i'
+            ? "devBiIocmgrAlive (init_record) record name must be $(P)$(I):ALIVE of a managed instance"
+            : "devBiIocmgrAlive (add_record) record name must be $(P)$(I):ALIVE of a managed instance");
+        return S_db_badField;
+    }
+    if (!linked && !(inst->slot && prec->inp.type == CONSTANT)) {
+        recGblRecordError(S_db_badField, prec, "devBiIocmgrAlive INP must be a link to <I>:UPTIME CA");
         return S_db_badField;
     }
     a = callocMustSucceed(1, sizeof *a, "devBiIocmgrAlive");
     a->inst = inst;
     prec->dpvt = a;
+    return 0;
+}
+
+static long initBiAlive(biRecord *prec) { return attachAlive(prec, "init_record"); }
+
+/* A link written at run time (dbPutFieldLink): Base calls del_record, sets the
+ * link, then add_record. At iocInit add_record comes before init_record, which
+ * does the work. */
+static long addBiAlive(dbCommon *prec)
+{
+    return interruptAccept ? attachAlive((biRecord *)prec, "add_record") : 0;
+}
+
+static long delBiAlive(dbCommon *prec)
+{
+    free(prec->dpvt);
+    prec->dpvt = NULL;
+    return 0;
+}
+
+static dsxt aliveDsxt = { addBiAlive, delBiAlive };
+
+static long initAliveSupport(int pass)
+{
+    if (pass == 0) devExtend(&aliveDsxt);
     return 0;
 }
 
@@ -457,8 +495,9 @@ static long readBiAlive(biRecord *prec)
     if (!a) return S_dev_NoInit;
     /* dbTryGetLink: no LINK/INVALID alarm of its own (dbGetLink would give one for
      * a link that has just connected and has no value yet): ALIVE's severity is
-     * iocmgrAliveUpdate's alone. */
-    answered = dbIsLinkConnected(&prec->inp) && dbTryGetLink(&prec->inp, DBR_STRING, uptime, NULL) == 0;
+     * iocmgrAliveUpdate's alone. A free slot's empty link answers nothing. */
+    answered = prec->inp.type != CONSTANT && dbIsLinkConnected(&prec->inp)
+               && dbTryGetLink(&prec->inp, DBR_STRING, uptime, NULL) == 0;
     iocmgrLock();
     iocmgrReadLiveness(a->inst, &l);
     iocmgrUnlock();
@@ -476,7 +515,9 @@ static long readBiAlive(biRecord *prec)
     epicsExportAddress(dset, name)
 
 DSET(bi, devBiIocmgr, initBi, getIoIntInfo, readBi);
-DSET(bi, devBiIocmgrAlive, initBiAlive, NULL, readBiAlive);
+static struct { dset common; long (*read)(biRecord *); } devBiIocmgrAlive = {
+    { 5, NULL, initAliveSupport, (long (*)(dbCommon *))initBiAlive, NULL }, readBiAlive };
+epicsExportAddress(dset, devBiIocmgrAlive);
 DSET(mbbi, devMbbiIocmgr, initMbbi, getIoIntInfo, readMbbi);
 DSET(longin, devLonginIocmgr, initLongin, getIoIntInfo, readLongin);
 DSET(stringin, devStringinIocmgr, initStringin, getIoIntInfo, readStringin);

@@ -56,6 +56,7 @@ static struct {
     epicsMutexId lock;            /* the snapshot and the publisher */
     iocmgrTableSnapshot snap;
     size_t cap;
+    iocmgrInst **sorted;          /* the named instances by name, for the rows' order */
     iocmgrTablePublisher publish;
     int taken;                    /* a snapshot exists */
 } table;
@@ -108,7 +109,8 @@ static int rowsEqual(const iocmgrTableRow *a, const iocmgrTableRow *b)
         && strcmp(a->message, b->message) == 0;
 }
 
-/* Under table.lock. Instances without a name (a free spare slot) are not rows.
+/* Under table.lock. Rows are the named instances, sorted by name: those found
+ * at boot and the spare slots bound since (a free slot is no row).
  * Returns 1 when the table differs from the previous snapshot: most pod events
  * (a new IP, a pod name, a start time) change nothing shown here. The view is
  * read in place under the manager lock (copying every view at 1,000 instances
@@ -121,17 +123,18 @@ static int takeSnapshot(void)
     iocmgrView *view = NULL;
     iocmgrTableRow row;
 
-    iocmgrLock();
     n = iocmgrInstanceCount();
     if (n > table.cap) {
         table.snap.row = realloc(table.snap.row, n * sizeof *table.snap.row);
-        if (!table.snap.row) cantProceed("devIocmgrTable: out of memory for %zu rows", n);
+        table.sorted = realloc(table.sorted, n * sizeof *table.sorted);
+        if (!table.snap.row || !table.sorted) cantProceed("devIocmgrTable: out of memory for %zu rows", n);
         table.cap = n;
     }
+    iocmgrLock();
+    n = iocmgrTableSorted(table.sorted, table.cap);
     changed = n == 0;
     for (i = 0; i < n; i++) {
-        const iocmgrInst *inst = iocmgrInstanceAt(i);
-        if (!inst || !inst->name[0]) continue;
+        const iocmgrInst *inst = table.sorted[i];
         iocmgrReadLiveness(inst, &live);
         connected = live.connected;
         if (connected) {

@@ -135,13 +135,18 @@ static const char *domainOf(const char *const *domains, size_t i)
  * not a fault. The root's SYNC/HEALTH on the manager aggregate the same faults. */
 static void instance(FILE *f, const char *prefix, const char *name, const char *pvName)
 {
-    char description[160];
+    char description[200], who[160];
+    /* a spare slot (no name at boot): the alarm server's tree is fixed at
+     * import, so the component is the slot and the description says where the
+     * instance's name is */
+    if (name[0]) snprintf(who, sizeof who, "%s", name);
+    else snprintf(who, sizeof who, "instance in spare slot %s (name: %s%s:NAME)", pvName, prefix, pvName);
     fputs("    <component name=\"", f);
-    iocmgrXmlPut(f, name);
+    iocmgrXmlPut(f, name[0] ? name : pvName);
     fputs("\">\n", f);
-    snprintf(description, sizeof description, "%s: not running as it should", name);
+    snprintf(description, sizeof description, "%s: not running as it should", who);
     pv(f, "      ", prefix, pvName, "STATUS", description, "What STATUS means", statusGuidance);
-    snprintf(description, sizeof description, "%s: IOC does not answer over CA", name);
+    snprintf(description, sizeof description, "%s: IOC does not answer over CA", who);
     pv(f, "      ", prefix, pvName, "ALIVE", description, "What ALIVE means", aliveGuidance);
     fputs("    </component>\n", f);
 }
@@ -187,7 +192,7 @@ int iocmgrAlarmConfigWrite(const char *path, const char *configName, const char 
         return -1;
     }
     for (i = 0; i < n; i++) {
-        if (!names[i] || !*names[i] || !pvNames[i] || !*pvNames[i]) {
+        if (!names[i] || !pvNames[i] || !*pvNames[i]) {
             snprintf(err, errlen, "%s: instance %lu has no name", driverName, (unsigned long)i);
             return -1;
         }

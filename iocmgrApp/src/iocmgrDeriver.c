@@ -26,6 +26,7 @@
 #include "iocmgrArgo.h"
 #include "iocmgrDeriver.h"
 #include "iocmgrPvt.h"
+#include "iocmgrSlots.h"
 
 static const char *driverName = "iocmgr";
 
@@ -210,7 +211,9 @@ static void derive(iocmgrInst *inst, int due)
 
     iocmgrLock();
     asked = inst->changes;
+    have = inst->name[0] != '\0';      /* a free spare slot: nothing to derive */
     iocmgrUnlock();
+    if (!have) return;
     have = client && k8sClientGetInstance(client, inst->name, &ki) == 0;
     if (have) {
         pods = malloc(MAX_PODS * sizeof *pods);
@@ -243,6 +246,8 @@ static void derive(iocmgrInst *inst, int due)
                      iocmgrStatusNames[view.status], view.message);
     iocmgrScanRequest(inst->scan, &inst->gate);
     iocmgrRequestMgrScan();
+    /* a slot bound since: its names, now that its records show it */
+    iocmgrSlotPublish(inst);
 }
 
 /* The instances time has changed, and when the next one will be: one pass

@@ -1,6 +1,8 @@
 /* iocmgrFiles.c - write the operators' files for the managed instances:
  * the Phoebus overview screen and the Phoebus alarm-server configuration.
- * The table is fixed at boot, so are these files. */
+ * Written at boot, they cover the spare slots too (rows hidden while free,
+ * alarm PVs that raise nothing while free), so that an instance bound later
+ * needs neither a new screen nor a re-import. */
 #include <stdlib.h>
 
 #include <cantProceed.h>
@@ -26,7 +28,8 @@ static void tableGet(tableArrays *t)
         iocmgrInst *inst = iocmgrInstanceAt(i);
         t->names[i] = inst->name;
         t->pvNames[i] = inst->pvName;
-        t->domains[i] = inst->domain;
+        t->domains[i] = inst->slot ? "spare-slots" : inst->domain;
+        if (inst->slot) t->pvNames[i] = inst->slotKey;
     }
 }
 

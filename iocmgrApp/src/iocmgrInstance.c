@@ -12,7 +12,7 @@
 
 const char *const iocmgrStatusNames[] = {
     "Unknown", "Running", "Starting", "Stopped", "Pending",
-    "CrashLoop", "Failed", "Terminating", "Absent"
+    "CrashLoop", "Failed", "Terminating", "Absent", "Free"
 };
 
 static void copyStr(char *dst, size_t len, const char *src)
@@ -297,6 +297,14 @@ void iocmgrDeriveDisconnected(iocmgrView *v, const char *why)
     v->severity = IOCMGR_SEV_INVALID;
     snprintf(v->message, sizeof v->message, "Kubernetes API unreachable: %s",
              why && why[0] ? why : "no connection");
+}
+
+void iocmgrDeriveFree(iocmgrView *v)
+{
+    memset(v, 0, sizeof *v);
+    v->status = IOCMGR_FREE;
+    v->severity = IOCMGR_SEV_NONE;
+    snprintf(v->message, sizeof v->message, "spare slot: free; an instance deployed after boot takes it");
 }
 
 int iocmgrIsFault(const iocmgrView *v)

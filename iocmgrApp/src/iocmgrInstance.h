@@ -21,7 +21,8 @@ typedef enum {
     IOCMGR_CRASHLOOP,
     IOCMGR_FAILED,
     IOCMGR_TERMINATING,
-    IOCMGR_ABSENT
+    IOCMGR_ABSENT,
+    IOCMGR_FREE           /* a spare slot no instance is bound to (iocmgrSlots.h): no alarm */
 } iocmgrStatus;
 
 /* Same values as EPICS' epicsAlarmSeverity, without its header. */
@@ -122,6 +123,11 @@ int iocmgrCrashSettled(const iocmgrView *view, long long now, double settle);
 /* The view shown while the API is unreachable: status Unknown, INVALID, and
  * every value kept only so that nothing shows as good. */
 void iocmgrDeriveDisconnected(iocmgrView *view, const char *why);
+
+/* What a free spare slot shows: Free, no alarm, every value empty, also while
+ * the API is unreachable (it holds nothing from the cluster that could be
+ * stale), so that a slot nobody uses raises nothing at the alarm server. */
+void iocmgrDeriveFree(iocmgrView *view);
 
 /* 1 when the instance's status counts as a fault for FAULT_COUNT. */
 int iocmgrIsFault(const iocmgrView *view);

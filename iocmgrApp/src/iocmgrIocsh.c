@@ -3,6 +3,7 @@
 #include <epicsExport.h>
 
 #include "iocmgrManager.h"
+#include "iocmgrSlots.h"
 
 static const iocshArg argKubeconfig = {"kubeconfig (\"\": $KUBECONFIG or ~/.kube/config; \"incluster\": service account)", iocshArgString};
 static const iocshArg argContext = {"context (\"\": current-context)", iocshArgString};
@@ -56,6 +57,11 @@ static const iocshArg *const argoArgs[] = {&argAppNs, &argRoot, &argLabel};
 static const iocshFuncDef argoDef = {"iocmgrArgoCD", 3, argoArgs};
 static void argoCall(const iocshArgBuf *a) { iocmgrSetArgoCD(a[0].sval, a[1].sval, a[2].sval); }
 
+static const iocshArg argSpare = {"spare slots for instances deployed after boot (default 16; 0: none)", iocshArgInt};
+static const iocshArg *const spareArgs[] = {&argSpare};
+static const iocshFuncDef spareDef = {"iocmgrSpareSlots", 1, spareArgs};
+static void spareCall(const iocshArgBuf *a) { iocmgrSetSpareSlots(a[0].ival); }
+
 static const iocshArg argPrefix = {"PV prefix $(P)", iocshArgString};
 static const iocshArg argTemplate = {"instance template", iocshArgString};
 static const iocshArg argMacros = {"extra macros", iocshArgString};
@@ -89,6 +95,7 @@ static void iocmgrRegister(void)
     iocshRegister(&settleDef, settleCall);
     iocshRegister(&watchTimeoutDef, watchTimeoutCall);
     iocshRegister(&argoDef, argoCall);
+    iocshRegister(&spareDef, spareCall);
     iocshRegister(&loadDef, loadCall);
     iocshRegister(&screensDef, screensCall);
     iocshRegister(&alarmDef, alarmCall);

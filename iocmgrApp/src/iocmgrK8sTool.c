@@ -205,9 +205,12 @@ static int cmdOwner(k8sClient *c, const char *instance, double timeout)
         printf("%s: Application %s/%s (service %s, sync %s, health %s, revision %s)\n", instance,
                o.child.namespace_, o.child.name, o.svc, o.child.syncStatus, o.child.healthStatus,
                o.child.targetRevision);
-    if (o.haveRoot)
+    if (o.haveRoot) {
+        char *all = k8sClientAppParams(c, o.root.namespace_, o.root.name);
         printf("  root Application %s/%s (sync %s, health %s, reconciled %s)\n%s", o.root.namespace_, o.root.name,
-               o.root.syncStatus, o.root.healthStatus, o.root.reconciledAt, o.root.params);
+               o.root.syncStatus, o.root.healthStatus, o.root.reconciledAt, all ? all : "");
+        free(all);
+    }
     if (o.problem[0]) {
         printf("  commands refused: %s\n", o.problem);
         return 1;

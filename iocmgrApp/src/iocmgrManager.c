@@ -32,7 +32,9 @@
 #include "iocmgrDeriver.h"
 #include "iocmgrExpected.h"
 #include "iocmgrPvt.h"
+#include "iocmgrSlots.h"
 #include "iocmgrTemplate.h"
+#include "iocmgrUnmanaged.h"
 #include "iocmgrWriter.h"
 
 static const char *driverName = "iocmgr";
@@ -50,19 +52,6 @@ typedef struct nameList {
     char **names;
     size_t count, cap;
 } nameList;
-
-/* Why an instance of the cluster has no records (UNMANAGED). */
-typedef enum {
-    UNMANAGED_LATE,       /* not in the list at boot: REBOOT loads it */
-    UNMANAGED_NAME,       /* a record name would exceed EPICS' 60 characters */
-    UNMANAGED_LOAD        /* dbLoadRecords refused its records */
-} unmanagedWhy;
-
-typedef struct unmanagedList {
-    char **names;
-    unmanagedWhy *why;
-    size_t count, cap;
-} unmanagedList;
 
 static struct {
     epicsMutexId lock;
@@ -86,7 +75,6 @@ static struct {
     char lastError[512];    /* the last error, stamped with its time; never progress */
     char syncMessage[512];  /* why the cache is not in sync now, progress included */
     char bootListError[512];/* the list at boot failed: the table may lack instances */
-    unmanagedList unmanaged;
     char argoRootName[254]; /* the root named in st.cmd/EC_TARGET, else the first one found */
     /* lifetime */
     volatile int stopping;
@@ -152,43 +140,6 @@ static void listFree(nameList *l)
     for (i = 0; i < l->count; i++) free(l->names[i]);
     free(l->names);
     memset(l, 0, sizeof *l);
-}
-
-/* Under the lock. */
-static int unmanagedFind(const char *name)
-{
-    size_t i;
-    for (i = 0; i < mgr.unmanaged.count; i++)
-        if (strcmp(mgr.unmanaged.names[i], name) == 0) return (int)i;
-    return -1;
-}
-
-/* Under the lock; 1 when added. */
-static int unmanagedAdd(const char *name, unmanagedWhy why)
-{
-    unmanagedList *l = &mgr.unmanaged;
-    if (unmanagedFind(name) >= 0) return 0;
-    if (l->count == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 16;
-        l->names = realloc(l->names, l->cap * sizeof *l->names);
-        l->why = realloc(l->why, l->cap * sizeof *l->why);
-        if (!l->names || !l->why) cantProceed("iocmgr: out of memory");
-    }
-    l->names[l->count] = epicsStrDup(name);
-    l->why[l->count++] = why;
-    return 1;
-}
-
-/* Under the lock. */
-static void unmanagedRemove(const char *name)
-{
-    unmanagedList *l = &mgr.unmanaged;
-    int i = unmanagedFind(name);
-    if (i < 0) return;
-    free(l->names[i]);
-    l->count--;
-    l->names[i] = l->names[l->count];
-    l->why[i] = l->why[l->count];
 }
 
 /* Under the lock. LAST_ERROR says when, so an operator can tell an old error
@@ -376,22 +327,35 @@ static size_t nameTooLong(const char *name, char *longest, size_t len)
     return n > PVNAME_SZ || strlen(name) >= IOCMGR_NAME_SIZE ? n : 0;
 }
 
+/* An instance seen after boot gets a spare slot (iocmgrSlots.h) unless its
+ * names cannot be records at all; with the pool full it waits in UNMANAGED
+ * for a REBOOT, and LAST_ERROR says which setting sizes the pool. */
 static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
 {
     iocmgrInst *inst = iocmgrFindInstance(ki->name);
-    char longest[256];
-    size_t tooLong;
+    char longest[256], msg[512];
+    size_t tooLong = 0;
+    int full = 0, total, freeSlots, bindable;
     (void)arg;
+    /* after a failed list at boot, an instance the watch shows was there all
+     * along: the restart gives it records of its own, the pool stays for new ones */
+    iocmgrLock();
+    bindable = !mgr.bootListError[0];
+    iocmgrUnlock();
+    if (!inst && change != K8S_DELETED && !(tooLong = nameTooLong(ki->name, longest, sizeof longest)) && bindable)
+        inst = iocmgrSlotBind(ki->name, ki->labelDomain[0] ? ki->labelDomain : ki->labelLocation);
     if (inst) {
+        iocmgrLock();
+        iocmgrUnmanagedRemove(ki->name);
+        iocmgrUnlock();
         iocmgrDeriveLater(inst);
+        iocmgrRequestMgrScan();
         return;
     }
-    /* Records exist only for what was known at boot; REBOOT picks this up,
-     * unless its names cannot be records at all. */
-    tooLong = change == K8S_DELETED ? 0 : nameTooLong(ki->name, longest, sizeof longest);
     iocmgrLock();
-    if (change == K8S_DELETED) unmanagedRemove(ki->name);
-    else if (unmanagedAdd(ki->name, tooLong ? UNMANAGED_NAME : UNMANAGED_LATE)) {
+    iocmgrSlotCounts(&freeSlots, &total);
+    if (change == K8S_DELETED) iocmgrUnmanagedRemove(ki->name);
+    else if (iocmgrUnmanagedAdd(ki->name, tooLong ? IOCMGR_UNMANAGED_NAME : IOCMGR_UNMANAGED_LATE)) {
         if (tooLong)
             errlogPrintf("%s: instance %s has no records and cannot have: %s would be %zu characters, "
                          "EPICS allows %d; listed in UNMANAGED\n", driverName, ki->name, longest, tooLong,
@@ -399,11 +363,16 @@ static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
         else if (mgr.bootListError[0])
             errlogPrintf("%s: instance %s has no records (the list at boot failed): listed in UNMANAGED\n",
                          driverName, ki->name);
-        else
-            errlogPrintf("%s: instance %s appeared after boot: listed in UNMANAGED; write REBOOT to manage it\n",
-                         driverName, ki->name);
+        else if ((full = 1))
+            snprintf(msg, sizeof msg, "spare pool full (%d of %d slots bound): instance %s appeared after boot "
+                     "and has no records, listed in UNMANAGED; write REBOOT to manage it, and size the pool "
+                     "with %s", total - freeSlots, total, ki->name, IOCMGR_SPARE_SETTING);
     }
     iocmgrUnlock();
+    if (full) {
+        errlogPrintf("%s: %s\n", driverName, msg);
+        iocmgrSetLastError(msg);
+    }
     iocmgrRequestMgrScan();
 }
 
@@ -486,7 +455,7 @@ static void onSync(void *arg, int connected, const char *message)
                 char msg[512];
                 snprintf(msg, sizeof msg, "%.250s; and the instance list at boot failed: the manager serves "
                          "only the %zu instance(s) it expected until the API answers, then restarts", message,
-                         iocmgrInstanceCount());
+                         iocmgrNamedCount());
                 stampError(msg);
             } else if (isSyncError(message)) {
                 stampError(message);
@@ -503,13 +472,12 @@ static void onSync(void *arg, int connected, const char *message)
 void iocmgrAllDerived(unsigned seq)
 {
     int publish = 0;
-    size_t missing = 0, i;
+    size_t missing = 0;
     char msg[700];
 
     iocmgrLock();
     if (mgr.wantConnected && !mgr.connected && seq == mgr.syncSeq) {
-        for (i = 0; mgr.bootListError[0] && i < mgr.unmanaged.count; i++)
-            missing += mgr.unmanaged.why[i] == UNMANAGED_LATE;
+        if (mgr.bootListError[0]) missing = iocmgrUnmanagedCount(IOCMGR_UNMANAGED_LATE);
         if (!missing) {
             mgr.connected = 1;
             mgr.bootListError[0] = '\0';
@@ -573,8 +541,10 @@ static int createClient(void)
     }
     errlogPrintf("%s: Kubernetes API %s, namespace %s\n", driverName,
                  k8sClientServer(mgr.client), k8sClientNamespace(mgr.client));
+    /* whether Argo CD is there the Kubernetes layer says once it has asked:
+     * "Argo CD Applications watched ..." or "... Argo CD is not installed ..." */
     if (k8sClientAppNamespace(mgr.client)[0])
-        errlogPrintf("%s: Argo CD Applications watched in namespace %s%s%s\n", driverName,
+        errlogPrintf("%s: Argo CD: looking for Applications in namespace %s%s%s\n", driverName,
                      k8sClientAppNamespace(mgr.client), k8sClientRootApp(mgr.client)[0] ? ", root " : "",
                      k8sClientRootApp(mgr.client));
     snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", k8sClientRootApp(mgr.client));
@@ -632,7 +602,7 @@ static int loadOne(const char *templ, const char *name, nameList *skipped, char 
         }
         listAdd(skipped, name);
         iocmgrLock();
-        unmanagedAdd(name, UNMANAGED_NAME);
+        iocmgrUnmanagedAdd(name, IOCMGR_UNMANAGED_NAME);
         iocmgrUnlock();
         return -1;
     }
@@ -642,7 +612,7 @@ static int loadOne(const char *templ, const char *name, nameList *skipped, char 
         errlogPrintf("%s: instance %s not managed: dbLoadRecords(%s, %s) failed; listed in UNMANAGED\n",
                      driverName, name, templ, macros);
         iocmgrLock();
-        unmanagedAdd(name, UNMANAGED_LOAD);
+        iocmgrUnmanagedAdd(name, IOCMGR_UNMANAGED_LOAD);
         iocmgrUnlock();
         return -1;
     }
@@ -699,6 +669,7 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
             iocmgrTableAdd(name, listHas(&mgr.expected, name), domainOf(list, n, name));
     }
     reportSkipped(&skipped, firstLongest, firstN);
+    iocmgrSlotsLoad(templ, mgr.templMacros);
     free(list);
     listFree(&names);
     listFree(&skipped);
@@ -708,7 +679,7 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
      * size with callbackSetQueueSize() after iocmgrLoadInstances. */
     if (iocmgrInstanceCount() > 1000)
         callbackSetQueueSize((int)iocmgrInstanceCount() + 2000);
-    errlogPrintf("%s: managing %zu instance(s)\n", driverName, iocmgrInstanceCount());
+    errlogPrintf("%s: managing %zu instance(s)\n", driverName, iocmgrNamedCount());
     initHookRegister(initHook);
     return 0;
 }
@@ -718,8 +689,9 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
 void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected)
 {
     *out = inst->view;
-    *connected = mgr.connected;
-    if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.syncMessage);
+    /* a free slot holds nothing from the cluster: nothing of it can be stale */
+    *connected = mgr.connected || (inst->slot && !inst->name[0]);
+    if (!*connected) iocmgrDeriveDisconnected(out, mgr.syncMessage);
 }
 
 void iocmgrReadLiveness(const iocmgrInst *inst, iocmgrLiveness *out)
@@ -728,7 +700,7 @@ void iocmgrReadLiveness(const iocmgrInst *inst, iocmgrLiveness *out)
     out->running = inst->view.running;
     out->ready = inst->view.ready;
     out->startedEpoch = inst->view.startedEpoch;
-    out->connected = mgr.connected;
+    out->connected = mgr.connected || (inst->slot && !inst->name[0]);
 }
 
 /* Under the lock: the root from the cache (a copy under the cache's own lock). */
@@ -755,7 +727,8 @@ void iocmgrReadSummary(iocmgrSummary *out)
     memset(out, 0, sizeof *out);
     out->connected = mgr.connected;
     out->readOnly = mgr.readOnly;
-    out->count = (int)iocmgrInstanceCount();
+    out->count = (int)iocmgrNamedCount();
+    iocmgrSlotCounts(&out->spareFree, &out->spareTotal);
     iocmgrDerivedCounts(&out->runningCount, &out->faultCount);
     if (mgr.client) {
         snprintf(out->namespace_, sizeof out->namespace_, "%s", k8sClientNamespace(mgr.client));
@@ -763,23 +736,6 @@ void iocmgrReadSummary(iocmgrSummary *out)
     }
     snprintf(out->lastError, sizeof out->lastError, "%s", mgr.lastError);
     readRoot(out);
-}
-
-size_t iocmgrReadUnmanaged(char *out, size_t len, const char *sep)
-{
-    size_t i, used = 0, left = 0, sl = strlen(sep);
-    if (!len) return mgr.unmanaged.count;
-    out[0] = '\0';
-    for (i = 0; i < mgr.unmanaged.count; i++) {
-        const char *name = mgr.unmanaged.names[i];
-        size_t need = strlen(name) + (used ? sl : 0);
-        if (used + need + 1 > len) {
-            left++;
-            continue;
-        }
-        used += (size_t)sprintf(out + used, "%s%s", used ? sep : "", name);
-    }
-    return left;
 }
 
 /* ---- lifetime --------------------------------------------------------- */

@@ -29,6 +29,7 @@ typedef enum {
 typedef struct iocmgrSummary {
     int connected, readOnly;
     int count, runningCount, faultCount;
+    int spareFree, spareTotal;        /* spare slots free, loaded (iocmgrSlots.h) */
     char namespace_[64];
     char apiUrl[256];
     char lastError[512];
@@ -59,7 +60,8 @@ void iocmgrSetWatchTimeout(double seconds);
 
 /* Lists the cluster (blocking, bounded by timeout), merges the expected
  * instances and loads the instance template once per instance with macros
- * P, I (upper-cased name), NAME plus extraMacros. An instance whose longest
+ * P, I (upper-cased name), NAME plus extraMacros, then once per spare slot
+ * (iocmgrSlots.h). An instance whose longest
  * record name would exceed EPICS' 60 characters gets no records: it is listed
  * in UNMANAGED and LAST_ERROR, and the others are loaded. When the list
  * fails, only the expected instances are loaded and the manager exits once
@@ -78,7 +80,9 @@ IOSCANPVT iocmgrManagerScan(void);
 void iocmgrLock(void);
 void iocmgrUnlock(void);
 
-/* Under the lock: the view as shown, with the disconnected override applied. */
+/* Under the lock: the view as shown, with the disconnected override applied.
+ * *connected: 1 when the view is current (always for a free spare slot, which
+ * shows Free and holds nothing from the cluster). */
 void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected);
 /* Under the lock: what the once-a-second records (UPTIME, ALIVE) need, without
  * copying the whole view (at 5,000 instances they read 10,000 times a second). */

@@ -1,4 +1,5 @@
-/* iocmgrScreens.c - write the Phoebus overview of the instances known at boot.
+/* iocmgrScreens.c - write the Phoebus overview of the instances known at boot
+ * and of the spare slots (rows hidden while free).
  *
  * Only the list of rows depends on the instance set; every widget lives in the
  * static screens (opi/iocmgr-manager.bob, opi/iocmgr-row.bob) so a screen
@@ -73,17 +74,36 @@ static void geometry(FILE *f, int x, int y, int w, int h)
             x, y, w, h);
 }
 
+/* A spare slot's row is there from boot but hidden while the slot is free
+ * (STATUS Free, state 9): it shows once an instance is bound to the slot, and
+ * its Name reads the slot's NAME. */
+static void hiddenWhileFree(FILE *f, const char *pvName)
+{
+    fputs("    <visible>false</visible>\n    <rules>\n"
+          "      <rule name=\"Shown once an instance is bound to the slot\" prop_id=\"visible\" out_exp=\"false\">\n"
+          "        <exp bool_exp=\"pvInt0 != 9\">\n          <value>true</value>\n        </exp>\n"
+          "        <pv_name>$(P)", f);
+    iocmgrXmlPut(f, pvName);
+    fputs(":STATUS</pv_name>\n      </rule>\n    </rules>\n", f);
+}
+
 static void embedded(FILE *f, const char *widgetName, const char *file, const char *name,
                      const char *pvName, int y, int h)
 {
     fputs("  <widget type=\"embedded\" version=\"2.0.0\">\n    <name>", f);
     iocmgrXmlPut(f, widgetName);
     fprintf(f, "</name>\n    <file>%s</file>\n", file);
+    if (name && !name[0]) hiddenWhileFree(f, pvName);
     if (name) {
         fputs("    <macros>\n      <I>", f);
         iocmgrXmlPut(f, pvName);
         fputs("</I>\n      <NAME>", f);
-        iocmgrXmlPut(f, name);
+        if (name[0]) {
+            iocmgrXmlPut(f, name);
+        } else {
+            fputs("the instance in spare slot ", f);
+            iocmgrXmlPut(f, pvName);
+        }
         fputs("</NAME>\n    </macros>\n", f);
     }
     geometry(f, MARGIN, y, WIDTH, h);
@@ -132,13 +152,13 @@ int iocmgrScreensWrite(const char *dir, const char *prefix, const char *const *n
 
     embedded(f, "Manager", "iocmgr-manager.bob", NULL, NULL, MARGIN, HEADER_HEIGHT);
     for (i = 0; i < n; i++) {
-        if (!names[i] || !pvNames[i]) {
+        if (!names[i] || !pvNames[i] || !pvNames[i][0]) {
             fclose(f);
             remove(tmp);
             snprintf(err, errlen, "%s: instance %lu has no name", driverName, (unsigned long)i);
             return -1;
         }
-        embedded(f, names[i], "iocmgr-row.bob", names[i], pvNames[i],
+        embedded(f, names[i][0] ? names[i] : pvNames[i], "iocmgr-row.bob", names[i], pvNames[i],
                  ROWS_Y + ROW_HEIGHT * (int)i, ROW_HEIGHT);
     }
     if (n == 0)

@@ -20,8 +20,11 @@ extern "C" {
 
 /* Writes <dir>/iocmgr-overview.bob: the manager header (iocmgr-manager.bob)
  * and one row (iocmgr-row.bob) per instance, embedded with macros P=prefix,
- * I=pvNames[i], NAME=names[i]. The static screens it embeds must sit in the
- * same directory; this writes nothing else. n may be 0. */
+ * I=pvNames[i], NAME=names[i]. An empty names[i] is a spare slot, pvNames[i]
+ * its SPARE_<n>: its row is hidden while the slot is free (STATUS Free) and
+ * NAME words it ("the instance in spare slot SPARE_001"); the row reads the
+ * name from $(P)$(I):NAME. The static screens it embeds must sit in the same
+ * directory; this writes nothing else. n may be 0. */
 int iocmgrScreensWrite(const char *dir, const char *prefix, const char *const *names,
                        const char *const *pvNames, size_t n, char *err, size_t errlen);
 

@@ -15,8 +15,11 @@ static struct {
     epicsMutexId lock;
     char prefix[64];
     iocmgrInst **byPos;     /* positions: never moved */
-    iocmgrInst **byName;    /* sorted by name, under lock */
-    iocmgrInst **byPv;      /* sorted by pvName, under lock */
+    iocmgrInst **byName;    /* named entries sorted by name, under lock */
+    iocmgrInst **byPv;      /* named entries sorted by pvName, under lock */
+    size_t nNamed;          /* entries in byName and byPv, under lock */
+    iocmgrInst **slots;     /* slots[k - 1]: spare slot k; fixed at iocInit */
+    size_t nSlots, capSlots;
     size_t n, cap;
 } tbl;
 
@@ -40,6 +43,16 @@ void iocmgrTableSetPrefix(const char *prefix)
 
 const char *iocmgrPrefix(void) { return tbl.prefix; }
 size_t iocmgrInstanceCount(void) { return tbl.n; }
+
+size_t iocmgrNamedCount(void)
+{
+    size_t n;
+    if (!tbl.lock) return 0;
+    epicsMutexMustLock(tbl.lock);
+    n = tbl.nNamed;
+    epicsMutexUnlock(tbl.lock);
+    return n;
+}
 iocmgrInst *iocmgrInstanceAt(size_t index) { return index < tbl.n ? tbl.byPos[index] : NULL; }
 
 void iocmgrTableReserve(size_t n)
@@ -72,39 +85,99 @@ static void insertAt(iocmgrInst **index, size_t n, size_t at, iocmgrInst *inst)
     index[at] = inst;
 }
 
-iocmgrInst *iocmgrTableAdd(const char *name, int expected, const char *domain)
+static void upper(char *pv, const char *name)
 {
-    iocmgrInst *inst;
-    size_t atName, atPv, i;
+    size_t i;
+    for (i = 0; name[i]; i++) pv[i] = (char)toupper((unsigned char)name[i]);
+    pv[i] = '\0';
+}
+
+/* Under the lock: name a (nameless) entry and index it; -1 when the name or
+ * its PV form is in the table. The indexes have room: they are as long as the
+ * table. */
+static int nameEntry(iocmgrInst *inst, const char *name, const char *domain)
+{
+    size_t atName, atPv;
     int dupName, dupPv;
     char pv[IOCMGR_NAME_SIZE];
 
-    ensureInit();
-    if (!name || !name[0] || strlen(name) >= sizeof inst->name || interruptAccept) return NULL;
-    for (i = 0; name[i]; i++) pv[i] = (char)toupper((unsigned char)name[i]);
-    pv[i] = '\0';
-    iocmgrTableReserve(1);
-    epicsMutexMustLock(tbl.lock);
-    atName = lowerBound(tbl.byName, tbl.n, offsetof(iocmgrInst, name), name, &dupName);
-    atPv = lowerBound(tbl.byPv, tbl.n, offsetof(iocmgrInst, pvName), pv, &dupPv);
-    epicsMutexUnlock(tbl.lock);
-    if (dupName || dupPv) return NULL;
-
-    inst = callocMustSucceed(1, sizeof *inst, "iocmgr instance");
+    upper(pv, name);
+    atName = lowerBound(tbl.byName, tbl.nNamed, offsetof(iocmgrInst, name), name, &dupName);
+    atPv = lowerBound(tbl.byPv, tbl.nNamed, offsetof(iocmgrInst, pvName), pv, &dupPv);
+    if (dupName || dupPv) return -1;
     snprintf(inst->name, sizeof inst->name, "%s", name);
     snprintf(inst->pvName, sizeof inst->pvName, "%s", pv);
     snprintf(inst->domain, sizeof inst->domain, "%s", domain ? domain : "");
-    inst->expected = expected;
+    insertAt(tbl.byName, tbl.nNamed, atName, inst);
+    insertAt(tbl.byPv, tbl.nNamed, atPv, inst);
+    tbl.nNamed++;
+    return 0;
+}
+
+static iocmgrInst *newEntry(void)
+{
+    iocmgrInst *inst = callocMustSucceed(1, sizeof *inst, "iocmgr instance");
     iocmgrScanInit(&inst->scan, &inst->gate);
     iocmgrScanInit(&inst->logScan, &inst->logGate);
-    iocmgrDeriveDisconnected(&inst->view, "not yet connected");
+    return inst;
+}
 
+iocmgrInst *iocmgrTableAdd(const char *name, int expected, const char *domain)
+{
+    iocmgrInst *inst;
+    int bad;
+
+    ensureInit();
+    if (!name || !name[0] || strlen(name) >= sizeof inst->name || interruptAccept) return NULL;
+    iocmgrTableReserve(1);
+    inst = newEntry();
+    inst->expected = expected;
+    iocmgrDeriveDisconnected(&inst->view, "not yet connected");
     epicsMutexMustLock(tbl.lock);
-    insertAt(tbl.byName, tbl.n, atName, inst);
-    insertAt(tbl.byPv, tbl.n, atPv, inst);
+    bad = nameEntry(inst, name, domain);
+    if (!bad) tbl.byPos[tbl.n++] = inst;
+    epicsMutexUnlock(tbl.lock);
+    if (bad) {
+        free(inst);
+        return NULL;
+    }
+    return inst;
+}
+
+iocmgrInst *iocmgrTableAddSlot(int slot)
+{
+    iocmgrInst *inst;
+
+    ensureInit();
+    if (slot < 1 || interruptAccept || ((size_t)slot <= tbl.nSlots && tbl.slots[slot - 1])) return NULL;
+    iocmgrTableReserve(1);
+    if ((size_t)slot > tbl.capSlots) {
+        size_t cap = (size_t)slot * 2;
+        tbl.slots = realloc(tbl.slots, cap * sizeof *tbl.slots);
+        if (!tbl.slots) cantProceed("iocmgr table: out of memory");
+        memset(tbl.slots + tbl.capSlots, 0, (cap - tbl.capSlots) * sizeof *tbl.slots);
+        tbl.capSlots = cap;
+    }
+    inst = newEntry();
+    inst->slot = slot;
+    snprintf(inst->slotKey, sizeof inst->slotKey, "SPARE_%03d", slot);
+    iocmgrDeriveFree(&inst->view);
+    epicsMutexMustLock(tbl.lock);
+    tbl.slots[slot - 1] = inst;
+    if ((size_t)slot > tbl.nSlots) tbl.nSlots = (size_t)slot;
     tbl.byPos[tbl.n++] = inst;
     epicsMutexUnlock(tbl.lock);
     return inst;
+}
+
+int iocmgrTableNameSlot(iocmgrInst *slot, const char *name, const char *domain)
+{
+    int bad;
+    if (!slot || !slot->slot || !name || !name[0] || strlen(name) >= sizeof slot->name) return -1;
+    epicsMutexMustLock(tbl.lock);
+    bad = slot->name[0] ? -1 : nameEntry(slot, name, domain);
+    epicsMutexUnlock(tbl.lock);
+    return bad;
 }
 
 iocmgrInst *iocmgrFindInstance(const char *name)
@@ -114,7 +187,7 @@ iocmgrInst *iocmgrFindInstance(const char *name)
     int found;
     if (!name || !tbl.lock) return NULL;
     epicsMutexMustLock(tbl.lock);
-    at = lowerBound(tbl.byName, tbl.n, offsetof(iocmgrInst, name), name, &found);
+    at = lowerBound(tbl.byName, tbl.nNamed, offsetof(iocmgrInst, name), name, &found);
     if (found) inst = tbl.byName[at];
     epicsMutexUnlock(tbl.lock);
     return inst;
@@ -127,28 +200,68 @@ iocmgrInst *iocmgrFindInstanceByPv(const char *pvBase)
     int found;
     if (!pvBase || !tbl.lock || strncmp(pvBase, tbl.prefix, pl) != 0) return NULL;
     epicsMutexMustLock(tbl.lock);
-    at = lowerBound(tbl.byPv, tbl.n, offsetof(iocmgrInst, pvName), pvBase + pl, &found);
+    at = lowerBound(tbl.byPv, tbl.nNamed, offsetof(iocmgrInst, pvName), pvBase + pl, &found);
     if (found) inst = tbl.byPv[at];
     epicsMutexUnlock(tbl.lock);
     return inst;
 }
 
+/* A slot by its key SPARE_<n> (the form iocmgrTableAddSlot gives). */
+static iocmgrInst *slotByKey(const char *key)
+{
+    char *end;
+    long k;
+    if (strncmp(key, "SPARE_", 6) != 0) return NULL;
+    k = strtol(key + 6, &end, 10);
+    if (*end || k < 1 || (size_t)k > tbl.nSlots) return NULL;
+    return tbl.slots[k - 1] && strcmp(tbl.slots[k - 1]->slotKey, key) == 0 ? tbl.slots[k - 1] : NULL;
+}
+
+iocmgrInst *iocmgrFindRecordOwner(const char *key)
+{
+    iocmgrInst *inst = key ? slotByKey(key) : NULL;
+    return inst ? inst : iocmgrFindInstance(key);
+}
+
+iocmgrInst *iocmgrFindRecordOwnerByPv(const char *pvBase)
+{
+    size_t pl = strlen(tbl.prefix);
+    iocmgrInst *inst;
+    if (!pvBase || strncmp(pvBase, tbl.prefix, pl) != 0) return NULL;
+    inst = slotByKey(pvBase + pl);
+    return inst ? inst : iocmgrFindInstanceByPv(pvBase);
+}
+
+size_t iocmgrTableSorted(iocmgrInst **out, size_t cap)
+{
+    size_t n;
+    if (!tbl.lock) return 0;
+    epicsMutexMustLock(tbl.lock);
+    n = tbl.nNamed < cap ? tbl.nNamed : cap;
+    memcpy(out, tbl.byName, n * sizeof *out);
+    epicsMutexUnlock(tbl.lock);
+    return n;
+}
+
 size_t iocmgrTableNames(char *out, size_t len)
 {
-    size_t i, used = 0, n = tbl.n;
+    size_t i, used = 0;
     if (!len) return 0;
     out[0] = '\0';
-    for (i = 0; i < n; i++) {
-        const char *name = tbl.byPos[i]->name;
+    if (!tbl.lock) return 0;
+    epicsMutexMustLock(tbl.lock);
+    for (i = 0; i < tbl.nNamed; i++) {
+        const char *name = tbl.byName[i]->name;
         size_t need = strlen(name) + (used ? 1 : 0);
-        if (!name[0] || used + need + 1 > len) continue;
+        if (used + need + 1 > len) continue;
         used += (size_t)sprintf(out + used, "%s%s", used ? " " : "", name);
     }
+    epicsMutexUnlock(tbl.lock);
     return used;
 }
 
-/* An entry without a name yet (a spare slot, issue 16) may take one of up to
- * IOCMGR_NAME_SIZE - 1 characters later: room for it. */
+/* Before iocInit. A free slot may take a name of up to IOCMGR_NAME_SIZE - 1
+ * characters later: room for it. */
 size_t iocmgrTableNamesSize(void)
 {
     size_t i, size = 0;

@@ -10,7 +10,7 @@ int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
                    const char *container, const char *selectors, char *err, size_t errlen)
 {
     char key[400];
-    union { k8sInstance inst; k8sPod pod; k8sEvent ev; k8sApp app; } u;
+    union { k8sInstance inst; k8sPod pod; k8sEvent ev; k8sAppStored app; } u;
     const char *ns, *name, *uid, *rv;
     int keep = !deleted;
 
@@ -30,9 +30,15 @@ int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
         ns = u.pod.namespace_; name = u.pod.name; uid = u.pod.uid; rv = u.pod.resourceVersion;
         break;
     case K8S_KIND_APPLICATION:
-        if (k8sAppFromJson(obj, &u.app, err, errlen))
+        if (k8sAppFromJson(obj, &u.app.app, err, errlen))
             return -1;
-        ns = u.app.namespace_; name = u.app.name; uid = u.app.uid; rv = u.app.resourceVersion;
+        u.app.params = NULL;
+        if (keep && !(u.app.params = k8sAppParamsFromJson(obj, NULL))) {
+            snprintf(err, errlen, "out of memory decoding the parameters of Application %.64s/%.253s",
+                     u.app.app.namespace_, u.app.app.name);
+            return -2;
+        }
+        ns = u.app.app.namespace_; name = u.app.app.name; uid = u.app.app.uid; rv = u.app.app.resourceVersion;
         break;
     default:
         if (k8sEventFromJson(obj, &u.ev, err, errlen))
@@ -48,6 +54,7 @@ int k8sApplyObject(k8sCache *cache, k8sKind kind, const cJSON *obj, int deleted,
         k8sCacheDelete(cache, key);
         return 0;
     }
+    /* a cache of Applications owns their parameters from here on (k8sCacheSetRelease) */
     if (k8sCacheUpsert(cache, key, uid, rv, &u) != 0) {
         snprintf(err, errlen, "out of memory caching %s", key);
         return -2;

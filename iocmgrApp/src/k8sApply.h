@@ -21,7 +21,8 @@ extern "C" {
 typedef enum { K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT, K8S_KIND_APPLICATION } k8sKind;
 
 /* The cache holds k8sInstance (StatefulSet, Deployment), k8sPod, k8sEvent or
- * k8sApp (every Argo CD Application of the namespace).
+ * k8sAppStored (every Argo CD Application of the namespace, its parameters
+ * whole: such a cache must have k8sAppStoredRelease as its release function).
  * container NULL: the pod's only or first container. selectors: as
  * k8sLabelsMatchAny. Returns 0 when applied; -1 when obj cannot be decoded
  * (err says why, the cache is unchanged); -2 when out of memory (err names

@@ -39,17 +39,53 @@ static void paramValue(const cJSON *p, char *buf, size_t len)
         k8sCopyString(buf, len, "");
 }
 
-static void addParam(k8sApp *out, const char *name, const char *value)
+/* A parameter's name and value for the line format: 0, or -1 when either
+ * holds a newline (a line cannot carry it). */
+static int paramLine(const cJSON *p, const char **name, char *num, size_t numLen, const char **value)
 {
-    size_t used = strlen(out->params), need = strlen(name) + strlen(value) + 2;
-    /* a name or value with a newline would break the line format: never ours */
-    if (strchr(name, '\n') || strchr(value, '\n'))
-        return;
-    if (used + need >= sizeof out->params) {
-        out->paramsTruncated = 1;
-        return;
+    const cJSON *v = M(p, "value");
+
+    *name = S(p, "name");
+    if (!*name)
+        return -1;
+    if (cJSON_IsString(v)) {
+        *value = v->valuestring;
+    } else {
+        paramValue(p, num, numLen);
+        *value = num;
     }
-    snprintf(out->params + used, sizeof out->params - used, "%s=%s\n", name, value);
+    return strchr(*name, '\n') || strchr(*value, '\n') ? -1 : 0;
+}
+
+char *k8sAppParamsFromJson(const cJSON *obj, size_t *skipped)
+{
+    const cJSON *params = M(M(M(M(obj, "spec"), "source"), "helm"), "parameters"), *p;
+    size_t need = 1, used = 0, left = 0;
+    char num[64], *out = NULL;
+    const char *name, *value;
+    int pass;
+
+    /* two passes: the length, then the lines; nothing is cut */
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !(out = malloc(need)))
+            return NULL;
+        cJSON_ArrayForEach(p, params) {
+            if (!cJSON_IsObject(p) || !S(p, "name") || strncmp(S(p, "name"), "services.", 9) != 0)
+                continue;
+            if (paramLine(p, &name, num, sizeof num, &value) != 0) {
+                left += pass == 0;
+                continue;
+            }
+            if (pass == 0)
+                need += strlen(name) + strlen(value) + 2;
+            else
+                used += (size_t)sprintf(out + used, "%s=%s\n", name, value);
+        }
+    }
+    out[used] = '\0';
+    if (skipped)
+        *skipped = left;
+    return out;
 }
 
 int k8sAppFromJson(const cJSON *obj, k8sApp *out, char *err, size_t errlen)
@@ -90,25 +126,21 @@ int k8sAppFromJson(const cJSON *obj, k8sApp *out, char *err, size_t errlen)
     k8sCopyString(out->reconciledAt, sizeof out->reconciledAt, S(status, "reconciledAt"));
 
     cJSON_ArrayForEach(p, M(M(source, "helm"), "parameters")) {
-        const char *name = S(p, "name");
-        char value[256];
-        if (!name)
-            continue;
-        paramValue(p, value, sizeof value);
-        if (strcmp(name, "global.enabled") == 0)
+        char value[16];
+        if (isStr(S(p, "name"), "global.enabled")) {
+            paramValue(p, value, sizeof value);
             out->globalEnabled = k8sArgoBool(value);
-        else if (strncmp(name, "services.", 9) == 0)
-            addParam(out, name, value);
+        }
     }
     return 0;
 }
 
-int k8sAppParam(const k8sApp *app, const char *name, char *value, size_t len)
+int k8sParamLookup(const char *lines, const char *name, char *value, size_t len)
 {
     size_t n = strlen(name);
-    const char *line = app->params;
+    const char *line = lines;
 
-    while (*line) {
+    while (line && *line) {
         const char *end = strchr(line, '\n');
         if (!end)
             break;
@@ -125,6 +157,59 @@ int k8sAppParam(const k8sApp *app, const char *name, char *value, size_t len)
         line = end + 1;
     }
     return -1;
+}
+
+int k8sAppParam(const k8sApp *app, const char *name, char *value, size_t len)
+{
+    return k8sParamLookup(app->params, name, value, len);
+}
+
+int k8sArgoServiceParams(const char *all, const char *svc, char *buf, size_t len)
+{
+    static const char *const first[] = { "enabled=", "targetRevision=" };
+    size_t plen = 9 + strlen(svc) + 1, used = 0;
+    int pass, fits = 0;
+
+    if (len)
+        buf[0] = '\0';
+    /* pass 0: enabled, 1: targetRevision, 2: the others (what the records read comes first) */
+    for (pass = 0; pass < 3; pass++) {
+        const char *line = all;
+        while (line && *line) {
+            const char *end = strchr(line, '\n'), *rest, *eq;
+            size_t n;
+            int which;
+            if (!end)
+                break;
+            n = (size_t)(end - line) + 1;
+            rest = line + plen;
+            /* the name (up to the first '=') is services.<svc>.<something> */
+            eq = memchr(line, '=', n);
+            if (eq && (size_t)(eq - line) > plen && strncmp(line, "services.", 9) == 0 &&
+                strncmp(line + 9, svc, plen - 10) == 0 && line[plen - 1] == '.') {
+                which = strncmp(rest, first[0], strlen(first[0])) == 0 ? 0
+                      : strncmp(rest, first[1], strlen(first[1])) == 0 ? 1 : 2;
+                if (which == pass) {
+                    if (used + n < len) {
+                        memcpy(buf + used, line, n);
+                        used += n;
+                        buf[used] = '\0';
+                    } else {
+                        fits = -1;
+                    }
+                }
+            }
+            line = end + 1;
+        }
+    }
+    return fits;
+}
+
+void k8sAppStoredRelease(void *stored)
+{
+    k8sAppStored *s = stored;
+    free(s->params);
+    s->params = NULL;
 }
 
 /* Copy [s, end) into dst (size len); -1 when it does not fit. */
@@ -268,6 +353,12 @@ void k8sArgoResolve(const char *kind, const char *ns, const char *name, const ch
         resolveApp(cfg->appNamespace, labelValue, 1, cfg, lookup, arg, out);
 }
 
+static void dropMembers(cJSON *obj, const char *key)
+{
+    while (M(obj, key))
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 char *k8sArgoParamPatch(const cJSON *app, const char *name, const char *value, int forceString,
                         char *err, size_t errlen)
 {
@@ -309,12 +400,13 @@ char *k8sArgoParamPatch(const cJSON *app, const char *name, const char *value, i
             cJSON_Delete(mine);
             goto oom;
         }
-        if (!cJSON_AddStringToObject(mine, "name", name))
-            goto oom;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(mine, "value");
-    cJSON_DeleteItemFromObjectCaseSensitive(mine, "forceString");
-    if (!cJSON_AddStringToObject(mine, "value", value) ||
+    /* every copy of these members: an object written by hand may repeat a key,
+     * and the API would read the last one (found by tests/fuzz) */
+    dropMembers(mine, "name");
+    dropMembers(mine, "value");
+    dropMembers(mine, "forceString");
+    if (!cJSON_AddStringToObject(mine, "name", name) || !cJSON_AddStringToObject(mine, "value", value) ||
         (forceString && !cJSON_AddTrueToObject(mine, "forceString")))
         goto oom;
     {

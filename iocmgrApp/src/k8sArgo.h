@@ -39,16 +39,50 @@ typedef struct k8sApp {
     char opMessage[512];
     char reconciledAt[32];            /* status.reconciledAt: the controller's last look at it */
     int globalEnabled;                /* Helm parameter global.enabled: 1, 0, or -1 when absent */
-    /* Helm parameters whose name begins with "services.", as "name=value\n"
-     * lines: a root's overrides (ec start/stop/deploy). */
+    /* The Helm parameters of ONE service, "services.<svc>.*", as "name=value\n"
+     * lines, enabled and targetRevision first: in the root of a k8sArgoOwner,
+     * those of the owner's service (what its records read). "" in other
+     * copies. An Application's parameters are kept whole elsewhere, however
+     * many (k8sAppParamsFromJson, k8sAppStored, k8sClientAppParam). */
     char params[2048];
-    int paramsTruncated;              /* more than params holds */
+    int paramsTruncated;              /* that service's own parameters did not all fit (the
+                                         client says so in its log); enabled and targetRevision
+                                         come first, so only a value of more than ~1.7 KB of
+                                         theirs is cut */
 } k8sApp;
 
+/* The fixed fields; params is left "". */
 int k8sAppFromJson(const cJSON *obj, k8sApp *out, char *err, size_t errlen);
 
-/* A Helm parameter among k8sApp.params: 0 found (value copied), -1 not. */
+/* Every Helm parameter of the Application whose name begins with "services."
+ * (a root's overrides: ec start/stop/deploy), whole, as "name=value\n" lines
+ * in their order, in a malloc'd string ("" when none). A number or boolean
+ * value is written as Helm reads it. A name or value holding a newline cannot
+ * be carried by a line: it is left out and counted in *skipped (may be NULL);
+ * it cannot be a service's enabled or targetRevision. NULL when out of memory. */
+char *k8sAppParamsFromJson(const cJSON *obj, size_t *skipped);
+
+/* The first parameter called name among "name=value\n" lines: 0 found (the
+ * value copied into value, cut to len - 1 characters), -1 not. */
+int k8sParamLookup(const char *lines, const char *name, char *value, size_t len);
+/* The same among k8sApp.params. */
 int k8sAppParam(const k8sApp *app, const char *name, char *value, size_t len);
+
+/* The lines of service svc ("services.<svc>.*") among all, copied into buf
+ * (size len): enabled and targetRevision first, then the others in their
+ * order. 0 when every one fits; -1 when not, buf then holds the whole lines
+ * that fit. */
+int k8sArgoServiceParams(const char *all, const char *svc, char *buf, size_t len);
+
+/* An Application as a cache keeps it: the fixed fields (app.params "") and
+ * every services.* parameter whole (k8sAppParamsFromJson, malloc'd; may be
+ * NULL). The cache owns params: k8sAppStoredRelease is its k8sCache release
+ * function. */
+typedef struct k8sAppStored {
+    k8sApp app;
+    char *params;
+} k8sAppStored;
+void k8sAppStoredRelease(void *stored);
 
 /* "true"/"false" as Helm reads a --set value (True, FALSE, 1, 0 too):
  * 1, 0, or -1 when it is neither. */

@@ -37,6 +37,7 @@ struct k8sCache {
     unsigned generation;
     k8sCacheChangeFn fn;
     void *arg;
+    k8sCacheReleaseFn release;
 };
 
 static size_t hashKey(const char *s)
@@ -162,10 +163,17 @@ k8sCache *k8sCacheCreate(size_t objSize, k8sCacheChangeFn fn, void *arg)
     return c;
 }
 
-static void freeEntry(entry *e)
+static void freeEntry(k8sCache *c, entry *e)
 {
+    if (c->release)
+        c->release(e->obj);
     free(e->key);
     free(e);
+}
+
+void k8sCacheSetRelease(k8sCache *c, k8sCacheReleaseFn release)
+{
+    c->release = release;
 }
 
 void k8sCacheClear(k8sCache *c)
@@ -177,7 +185,7 @@ void k8sCacheClear(k8sCache *c)
         entry *e = c->buckets[i];
         while (e) {
             entry *n = e->next;
-            freeEntry(e);
+            freeEntry(c, e);
             e = n;
         }
         c->buckets[i] = NULL;
@@ -249,6 +257,8 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
         e->mark = c->generation;
         if (strcmp(e->rv, rv ? rv : "") == 0) {
             pthread_mutex_unlock(&c->lock);
+            if (c->release)
+                c->release((void *)obj);
             return 0;
         }
         if (uid && *uid && e->uid[0] && strcmp(e->uid, uid) != 0) {
@@ -257,9 +267,14 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
             if (old) {
                 memcpy(old, e, sizeof *old + c->objSize);
                 old->key = NULL;
+            } else if (c->release) {
+                c->release(e->obj);
             }
             emit = K8S_ADDED;
         } else {
+            /* readers copy under the lock: nothing else holds what it owns */
+            if (c->release)
+                c->release(e->obj);
             emit = K8S_MODIFIED;
         }
     } else {
@@ -267,6 +282,8 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
         if (!e || !(e->key = strdup(key))) {
             free(e);
             pthread_mutex_unlock(&c->lock);
+            if (c->release)
+                c->release((void *)obj);
             return -1;
         }
         e->next = NULL;
@@ -289,6 +306,8 @@ int k8sCacheUpsert(k8sCache *c, const char *key, const char *uid, const char *rv
             c->fn(c->arg, K8S_DELETED, old->obj);
         c->fn(c->arg, (k8sChange)emit, obj);
     }
+    if (old && c->release)
+        c->release(old->obj);
     free(old);
     return 0;
 }
@@ -310,7 +329,7 @@ void k8sCacheDelete(k8sCache *c, const char *key)
         return;
     if (c->fn)
         c->fn(c->arg, K8S_DELETED, e->obj);
-    freeEntry(e);
+    freeEntry(c, e);
 }
 
 void k8sCacheReplaceBegin(k8sCache *c)
@@ -345,7 +364,7 @@ void k8sCacheReplaceEnd(k8sCache *c)
         gone = e->next;
         if (c->fn)
             c->fn(c->arg, K8S_DELETED, e->obj);
-        freeEntry(e);
+        freeEntry(c, e);
     }
 }
 
@@ -357,6 +376,18 @@ int k8sCacheGet(k8sCache *c, const char *key, void *out)
     e = *findSlot(c, key);
     if (e)
         memcpy(out, e->obj, c->objSize);
+    pthread_mutex_unlock(&c->lock);
+    return e ? 0 : -1;
+}
+
+int k8sCacheWith(k8sCache *c, const char *key, k8sCacheVisitFn fn, void *arg)
+{
+    entry *e;
+
+    pthread_mutex_lock(&c->lock);
+    e = *findSlot(c, key);
+    if (e)
+        fn(arg, e->obj);
     pthread_mutex_unlock(&c->lock);
     return e ? 0 : -1;
 }

@@ -56,8 +56,22 @@ int k8sCacheSetGroup(k8sCache *c, k8sCacheGroupFn groupOf);
 /* Visit the objects of one group, as k8sCacheForEach (lock held). */
 void k8sCacheForEachInGroup(k8sCache *c, const char *group, k8sCacheVisitFn fn, void *arg);
 
+/* Objects that own memory through a pointer member (an Application's
+ * parameters): release frees what one object owns. Set it once, before the
+ * cache is used. The cache then owns what an object passed to
+ * k8sCacheUpsert points to, from the call on, whatever it returns: released
+ * when the object is replaced, deleted (after its DELETED callback) or
+ * cleared, and at once when the upsert stores nothing (same resourceVersion,
+ * out of memory). k8sCacheGet would copy the pointer: read such objects with
+ * k8sCacheWith, copying what the pointer leads to. */
+typedef void (*k8sCacheReleaseFn)(void *obj);
+void k8sCacheSetRelease(k8sCache *c, k8sCacheReleaseFn release);
+
 /* Copy of the object under key: 0 found, -1 not found. */
 int k8sCacheGet(k8sCache *c, const char *key, void *out);
+/* Visit the object under key with the cache lock held (copy and return,
+ * never call back into the cache): 0 found (fn called), -1 not found. */
+int k8sCacheWith(k8sCache *c, const char *key, k8sCacheVisitFn fn, void *arg);
 void k8sCacheForEach(k8sCache *c, k8sCacheVisitFn fn, void *arg);
 size_t k8sCacheCount(k8sCache *c);
 /* Drop everything silently (no callbacks). */

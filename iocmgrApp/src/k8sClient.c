@@ -27,6 +27,12 @@ typedef struct stream {
     char seedRv[64];  /* the boot list filled the cache at this resourceVersion: watch from it */
 } stream;
 
+/* "ns/root svc" of a service whose parameters were said not to fit (noteOversized) */
+typedef struct oversizedNote {
+    struct oversizedNote *next;
+    char key[];
+} oversizedNote;
+
 struct k8sClient {
     k8sConfig *cfg;
     k8sNet *net;
@@ -41,11 +47,14 @@ struct k8sClient {
     double watchTimeout;
     stream streams[W_COUNT];
     int started;
+    int appsAnnounced;          /* "Argo CD Applications watched" said (network thread) */
+    unsigned credentials;       /* k8sNetCredentials when last looked at (network thread) */
 
     pthread_mutex_t syncLock;   /* guards connected/syncMessage for readers on other threads */
     int connected;              /* -1 before the first report */
     char syncMessage[600];
     char appsMessage[600];      /* why the Applications are not listed, "" when they are */
+    oversizedNote *oversized;   /* services whose parameters did not fit a copy, said in the log */
 };
 
 /* ------------------------------------------------------ cache callbacks */
@@ -70,7 +79,7 @@ static void appChange(void *arg, k8sChange change, const void *obj)
 {
     k8sClient *c = arg;
     if (c->cb.appChanged)
-        c->cb.appChanged(c->cb.arg, change, obj);
+        c->cb.appChanged(c->cb.arg, change, &((const k8sAppStored *)obj)->app);
 }
 
 /* ---------------------------------------------------- watch handlers */
@@ -85,6 +94,12 @@ static void hListEnd(void *arg)
 {
     stream *s = arg;
     k8sCacheReplaceEnd(s->cache);
+    /* said when it is true, once: k8sWatch says when they are not there */
+    if (s->index == W_APPS && !s->client->appsAnnounced) {
+        s->client->appsAnnounced = 1;
+        k8sLog(0, "%s: Argo CD Applications watched in namespace %s (%zu listed)", driverName,
+               s->client->appNamespace, k8sCacheCount(s->cache));
+    }
 }
 
 /* stream index -> what it holds */
@@ -128,10 +143,6 @@ static void hState(void *arg)
         msg = t->watch.message;
         break;
     }
-    if (c->streams[s->index].optional && !s->watch.synced && s->watch.lastHttpStatus == 403)
-        k8sLog(1, "%s: %s unavailable, carrying on without it: %s", driverName, s->watch.what,
-               s->watch.message);
-
     pthread_mutex_lock(&c->syncLock);
     snprintf(c->appsMessage, sizeof c->appsMessage, "%s", c->streams[W_APPS].watch.synced ? ""
              : c->streams[W_APPS].watch.message[0] ? c->streams[W_APPS].watch.message : "not listed yet");
@@ -159,6 +170,13 @@ static double clientTick(void *arg, double now)
 
     if (!c->started)
         return wait;
+    /* an exec plugin gave a credential: streams that failed for want of it go now,
+     * not after their backoff (up to 30 s) */
+    if (k8sNetCredentials(c->net) != c->credentials) {
+        c->credentials = k8sNetCredentials(c->net);
+        for (i = 0; i < W_COUNT; i++)
+            k8sWatchRetryNow(&c->streams[i].watch);
+    }
     for (i = 0; i < W_COUNT; i++) {
         double t = k8sWatchTick(&c->streams[i].watch, now);
         if (t < wait)
@@ -216,7 +234,7 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
     static const char *api[W_COUNT] = { "/apis/apps/v1", "/apis/apps/v1", "/api/v1", "/api/v1",
                                         "/apis/argoproj.io/v1alpha1" };
     static const size_t objSize[W_COUNT] = { sizeof(k8sInstance), sizeof(k8sInstance), sizeof(k8sPod),
-                                             sizeof(k8sEvent), sizeof(k8sApp) };
+                                             sizeof(k8sEvent), sizeof(k8sAppStored) };
     static const k8sCacheChangeFn changeFn[W_COUNT] = { instanceChange, instanceChange, podChange, NULL,
                                                         appChange };
 
@@ -288,10 +306,21 @@ int k8sClientCreate(const k8sClientOptions *opt, const k8sClientCallbacks *cb, k
             k8sClientDestroy(c);
             return -1;
         }
+        if (i == W_APPS)
+            k8sCacheSetRelease(s->cache, k8sAppStoredRelease);
         snprintf(path, sizeof path, "%s/namespaces/%s/%s", api[i],
                  i == W_APPS ? c->appNamespace : c->namespace_, what[i]);
         k8sWatchInit(&s->watch, c->net, what[i], path, i == W_EVENTS ? "fieldSelector=type%3DWarning" : "",
                      c->watchTimeout, &h);
+        if (s->optional) {
+            char description[160];
+            snprintf(description, sizeof description, "%s in namespace %.63s",
+                     i == W_APPS ? "Argo CD Applications (applications.argoproj.io)"
+                                 : i == W_DEPLOY ? "Deployments" : "Warning Events",
+                     i == W_APPS ? c->appNamespace : c->namespace_);
+            k8sWatchSetOptional(&s->watch, opt->optionalRecheckSeconds, description,
+                                i == W_APPS ? "Argo CD is not installed in this cluster" : NULL);
+        }
     }
     *out = c;
     return 0;
@@ -350,6 +379,11 @@ void k8sClientDestroy(k8sClient *c)
         k8sCacheDestroy(c->streams[i].cache);
     }
     k8sConfigFree(c->cfg);
+    while (c->oversized) {
+        oversizedNote *next = c->oversized->next;
+        free(c->oversized);
+        c->oversized = next;
+    }
     pthread_mutex_destroy(&c->syncLock);
     free(c);
 }
@@ -704,19 +738,100 @@ int k8sClientSetImage(k8sClient *c, const char *instance, const char *image, k8s
 
 /* ------------------------------------------------------------- Argo CD */
 
-int k8sClientGetApp(k8sClient *c, const char *ns, const char *name, k8sApp *out)
+/* The Application cache holds k8sAppStored: copies out never carry its
+ * parameters' pointer (k8sCacheSetRelease). */
+static int withApp(k8sClient *c, const char *ns, const char *name, k8sCacheVisitFn fn, void *arg)
 {
     char key[400];
 
     if (!c->appNamespace[0] || strcmp(ns, c->appNamespace) != 0)
         return -1;
     k8sCacheKey(key, sizeof key, ns, name);
-    return k8sCacheGet(c->streams[W_APPS].cache, key, out);
+    return k8sCacheWith(c->streams[W_APPS].cache, key, fn, arg);
+}
+
+static int copyApp(void *arg, const void *obj)
+{
+    *(k8sApp *)arg = ((const k8sAppStored *)obj)->app;
+    return 0;
+}
+
+int k8sClientGetApp(k8sClient *c, const char *ns, const char *name, k8sApp *out)
+{
+    return withApp(c, ns, name, copyApp, out);
+}
+
+typedef struct paramVisit {
+    const char *name, *svc;
+    char *value, *copy;
+    size_t len;
+    int found;
+} paramVisit;
+
+static int visitParam(void *arg, const void *obj)
+{
+    paramVisit *v = arg;
+    v->found = k8sParamLookup(((const k8sAppStored *)obj)->params, v->name, v->value, v->len) == 0;
+    return 0;
+}
+
+int k8sClientAppParam(k8sClient *c, const char *ns, const char *app, const char *param, char *value, size_t len)
+{
+    paramVisit v = { param, NULL, value, NULL, len, 0 };
+    return withApp(c, ns, app, visitParam, &v) == 0 && v.found ? 0 : -1;
+}
+
+static int visitParams(void *arg, const void *obj)
+{
+    const char *p = ((const k8sAppStored *)obj)->params;
+    ((paramVisit *)arg)->copy = strdup(p ? p : "");
+    return 0;
+}
+
+char *k8sClientAppParams(k8sClient *c, const char *ns, const char *app)
+{
+    paramVisit v = { NULL, NULL, NULL, NULL, 0, 0 };
+    withApp(c, ns, app, visitParams, &v);
+    return v.copy;
+}
+
+static int visitServiceParams(void *arg, const void *obj)
+{
+    paramVisit *v = arg;
+    v->found = k8sArgoServiceParams(((const k8sAppStored *)obj)->params, v->svc, v->value, v->len) == 0;
+    return 0;
 }
 
 static int lookupApp(void *arg, const char *ns, const char *name, k8sApp *out)
 {
     return k8sClientGetApp(arg, ns, name, out);
+}
+
+/* A service whose own parameters do not fit k8sApp.params is said once in the
+ * log, and again only after they fitted in between. */
+static void noteOversized(k8sClient *c, const k8sArgoOwner *o, int fits)
+{
+    char key[600];
+    oversizedNote **p, *hit;
+
+    snprintf(key, sizeof key, "%s/%s %s", o->root.namespace_, o->root.name, o->svc);
+    pthread_mutex_lock(&c->syncLock);
+    for (p = &c->oversized; *p && strcmp((*p)->key, key) != 0; p = &(*p)->next)
+        ;
+    hit = *p;
+    if (fits && hit) {
+        *p = hit->next;
+        free(hit);
+    } else if (!fits && !hit && (hit = malloc(sizeof *hit + strlen(key) + 1)) != NULL) {
+        strcpy(hit->key, key);
+        hit->next = c->oversized;
+        c->oversized = hit;
+        k8sLog(0, "%s: Application %s/%s: the parameters of service %s (services.%s.*) take more than the "
+               "%zu bytes kept per service: its records read only those that fit (enabled and "
+               "targetRevision come first)", driverName, o->root.namespace_, o->root.name, o->svc, o->svc,
+               sizeof o->root.params - 1);
+    }
+    pthread_mutex_unlock(&c->syncLock);
 }
 
 void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out)
@@ -730,6 +845,14 @@ void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out)
     }
     k8sArgoResolve(inst.kind, inst.namespace_, inst.name, inst.argoTrackingId, inst.argoInstanceLabel,
                    &cfg, lookupApp, c, out);
+    /* the root's parameters of this instance's service, from every one kept whole */
+    if (out->haveRoot) {
+        paramVisit v = { NULL, out->svc, out->root.params, NULL, sizeof out->root.params, 0 };
+        if (withApp(c, out->root.namespace_, out->root.name, visitServiceParams, &v) == 0) {
+            out->root.paramsTruncated = !v.found;
+            noteOversized(c, out, v.found);
+        }
+    }
     /* the watch's own state belongs to the network thread: its words are kept under syncLock */
     pthread_mutex_lock(&c->syncLock);
     if (out->problem[0] && c->appsMessage[0]) {

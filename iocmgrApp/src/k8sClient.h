@@ -39,6 +39,11 @@ typedef struct k8sClientOptions {
      * explicitly (NULL: EC_TARGET's). instanceLabel: label tracking (NULL: "app.kubernetes.io/instance",
      * "" none). */
     const char *appNamespace, *rootApp, *instanceLabel;
+    /* Deployments, Events and Applications are optional: when the API answers 404 (not
+     * served: Argo CD's CRD not installed) or 403 (not in the Role), that is said once in
+     * the log and checked again quietly every this many seconds (0: 300), so that Argo CD
+     * installed later is picked up. */
+    double optionalRecheckSeconds;
 } k8sClientOptions;
 
 typedef struct k8sClientCallbacks {
@@ -83,9 +88,18 @@ int  k8sClientConnected(k8sClient *c, char *msg, size_t len);
  * named explicitly ("" when none). */
 const char *k8sClientAppNamespace(const k8sClient *c);
 const char *k8sClientRootApp(const k8sClient *c);
-/* An Application from the cache: 0 found, -1 not. */
+/* An Application from the cache (its params ""): 0 found, -1 not. */
 int  k8sClientGetApp(k8sClient *c, const char *ns, const char *name, k8sApp *out);
+/* One Helm parameter services.* of a cached Application, among all of them
+ * (the value cut to len - 1): 0 found, -1 not. */
+int  k8sClientAppParam(k8sClient *c, const char *ns, const char *app, const char *param, char *value,
+                       size_t len);
+/* Every services.* parameter of a cached Application, whole, as "name=value\n"
+ * lines: malloc'd (caller frees), NULL when not cached. */
+char *k8sClientAppParams(k8sClient *c, const char *ns, const char *app);
 /* Who owns the instance (k8sArgoResolve over the caches); always fills *out.
+ * out->root.params holds the root's parameters of the instance's service
+ * (k8sArgoServiceParams; one that does not fit is said once in the log).
  * A problem caused by the Applications watch itself (403, no CRD) says so. */
 void k8sClientArgoOwner(k8sClient *c, const char *instance, k8sArgoOwner *out);
 

@@ -3,40 +3,20 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <yaml.h>
-#include <cjson/cJSON.h>
 
 #include "k8sConfig.h"
+#include "k8sExec.h"
 #include "k8sLog.h"
 #include "k8sObject.h"
 
-extern char **environ;
-
 static const char *driverName = "k8sConfig";
-
-#define EXEC_TIMEOUT_MS 30000
-#define EXEC_MAX_OUTPUT (1 << 20)
-
-typedef struct execPlugin {
-    char *command;          /* resolved against the kubeconfig's directory */
-    char **argv;            /* command + args + NULL */
-    char **env;             /* "NAME=value" pairs added to the environment, NULL-terminated */
-    char apiVersion[128];
-    char *installHint;
-} execPlugin;
 
 struct k8sConfig {
     char server[1024];
@@ -47,14 +27,9 @@ struct k8sConfig {
     char *keyPem; size_t keyLen;
     char *token;
     char *tokenFile;
-    execPlugin *exec;
+    k8sExecPlugin *execPlugin;  /* while loading; then owned by exec */
+    k8sExec *exec;              /* its credential, kept fresh on a thread of its own */
     char authKind[300];
-
-    pthread_mutex_t lock;     /* guards the exec cache */
-    char *execToken;
-    char *execCert; size_t execCertLen;
-    char *execKey; size_t execKeyLen;
-    long long execExpiry;     /* epoch s; 0 = no expiry given; -1 = nothing cached */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -278,29 +253,7 @@ static int loadYamlFile(kcFile *f, char *err, size_t errlen)
 
 static k8sConfig *newConfig(void)
 {
-    k8sConfig *c = calloc(1, sizeof *c);
-    if (c) {
-        pthread_mutex_init(&c->lock, NULL);
-        c->execExpiry = -1;
-    }
-    return c;
-}
-
-static void freeExec(execPlugin *e)
-{
-    char **p;
-
-    if (!e)
-        return;
-    free(e->command);
-    for (p = e->argv; p && *p; p++)
-        free(*p);
-    free(e->argv);
-    for (p = e->env; p && *p; p++)
-        free(*p);
-    free(e->env);
-    free(e->installHint);
-    free(e);
+    return calloc(1, sizeof(k8sConfig));
 }
 
 void k8sConfigFree(k8sConfig *c)
@@ -312,11 +265,8 @@ void k8sConfigFree(k8sConfig *c)
     free(c->keyPem);
     free(c->token);
     free(c->tokenFile);
-    freeExec(c->exec);
-    free(c->execToken);
-    free(c->execCert);
-    free(c->execKey);
-    pthread_mutex_destroy(&c->lock);
+    k8sExecPluginFree(c->execPlugin);
+    k8sExecFree(c->exec);
     free(c);
 }
 
@@ -352,7 +302,7 @@ static int loadPem(yaml_document_t *d, yaml_node_t *body, const char *file, cons
 static int loadExec(k8sConfig *c, yaml_document_t *d, yaml_node_t *ex, const char *file,
                     char *err, size_t errlen)
 {
-    execPlugin *e = calloc(1, sizeof *e);
+    k8sExecPlugin *e = calloc(1, sizeof *e);
     yaml_node_t *args = yGet(d, ex, "args"), *env = yGet(d, ex, "env");
     const char *cmd = yStr(d, ex, "command"), *api = yStr(d, ex, "apiVersion");
     size_t na = 0, ne = 0, i = 0;
@@ -362,7 +312,7 @@ static int loadExec(k8sConfig *c, yaml_document_t *d, yaml_node_t *ex, const cha
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->exec = e;
+    c->execPlugin = e;
     if (!cmd) {
         snprintf(err, errlen, "kubeconfig %s: user \"%s\": exec has no command", file, c->user);
         return -1;
@@ -405,6 +355,12 @@ static int loadExec(k8sConfig *c, yaml_document_t *d, yaml_node_t *ex, const cha
             }
         }
     snprintf(c->authKind, sizeof c->authKind, "exec plugin %s", e->command);
+    /* no thread runs before the first request asks for the credential */
+    c->execPlugin = NULL;
+    if (!(c->exec = k8sExecCreate(e))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -512,7 +468,7 @@ static int buildFromFiles(k8sConfig *c, kcFile *files, int nfiles, const char *c
                      "Kubernetes; use an exec plugin (e.g. kubelogin)", usFile->path, c->user);
             return -1;
         }
-        if (yStr(d, us, "username") && !c->token && !c->tokenFile && !c->exec && !c->certPem) {
+        if (yStr(d, us, "username") && !c->token && !c->tokenFile && !c->exec && !c->execPlugin && !c->certPem) {
             snprintf(err, errlen, "kubeconfig %s: user \"%s\" uses basic auth (username/password), "
                      "not supported", usFile->path, c->user);
             return -1;
@@ -670,177 +626,7 @@ const char *k8sConfigCa(const k8sConfig *c, size_t *len)
     return c->caPem;
 }
 
-/* ---------------------------------------------------------- exec plugin */
-
-/* The plugin's path, searched on PATH when it has no '/'. Resolving it
- * here, not in posix_spawnp, turns "not installed" into a plain message
- * without a failed child process. */
-static char *findExecutable(const char *cmd)
-{
-    const char *p = getenv("PATH");
-    char *path;
-
-    if (strchr(cmd, '/'))
-        return access(cmd, X_OK) == 0 ? strdup(cmd) : NULL;
-    if (!p)
-        p = "/usr/local/bin:/usr/bin:/bin";
-    while (*p) {
-        const char *end = strchr(p, ':');
-        int n = end ? (int)(end - p) : (int)strlen(p);
-        if (asprintf(&path, "%.*s/%s", n ? n : 1, n ? p : ".", cmd) < 0)
-            return NULL;
-        if (access(path, X_OK) == 0)
-            return path;
-        free(path);
-        p += n;
-        if (*p == ':')
-            p++;
-    }
-    return NULL;
-}
-
-/* Runs the plugin and fills the exec cache. Called with c->lock held. */
-static int runExec(k8sConfig *c, char *err, size_t errlen)
-{
-    execPlugin *e = c->exec;
-    posix_spawn_file_actions_t fa;
-    int pipefd[2], status = 0, rc = -1;
-    pid_t pid;
-    char **envp = NULL, *info = NULL, *outBuf = NULL, *exe = NULL;
-    size_t nenv = 0, i, outLen = 0, outCap = 0;
-    struct timespec t0, t1;
-    cJSON *root = NULL;
-    const cJSON *st;
-
-    for (nenv = 0; environ[nenv]; nenv++)
-        ;
-    for (i = 0; e->env[i]; i++)
-        ;
-    envp = calloc(nenv + i + 2, sizeof *envp);
-    if (asprintf(&info, "KUBERNETES_EXEC_INFO={\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\","
-                 "\"spec\":{\"interactive\":false}}", e->apiVersion) < 0)
-        info = NULL;
-    if (!envp || !info) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    nenv = 0;
-    for (i = 0; environ[i]; i++)
-        envp[nenv++] = environ[i];
-    for (i = 0; e->env[i]; i++)
-        envp[nenv++] = e->env[i];
-    envp[nenv++] = info;
-
-    if (!(exe = findExecutable(e->command))) {
-        snprintf(err, errlen, "exec plugin %s not found%s%s%s", e->command,
-                 strchr(e->command, '/') ? "" : " on PATH", e->installHint ? "; " : "",
-                 e->installHint ? e->installHint : "");
-        goto out;
-    }
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "exec plugin %s: pipe: %s", e->command, strerror(errno));
-        goto out;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    rc = posix_spawn(&pid, exe, &fa, NULL, e->argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    if (rc != 0) {
-        snprintf(err, errlen, "exec plugin %s cannot be started: %s%s%s", e->command, strerror(rc),
-                 e->installHint ? "; " : "", e->installHint ? e->installHint : "");
-        close(pipefd[0]);
-        rc = -1;
-        goto out;
-    }
-    rc = -1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        struct pollfd pfd = { pipefd[0], POLLIN, 0 };
-        long elapsed;
-        ssize_t r;
-
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        elapsed = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        if (elapsed >= EXEC_TIMEOUT_MS || poll(&pfd, 1, (int)(EXEC_TIMEOUT_MS - elapsed)) == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            close(pipefd[0]);
-            snprintf(err, errlen, "exec plugin %s did not answer within %d s", e->command,
-                     EXEC_TIMEOUT_MS / 1000);
-            goto out;
-        }
-        if (outLen + 4096 + 1 > outCap) {
-            char *nb = outCap + 8192 > EXEC_MAX_OUTPUT ? NULL : realloc(outBuf, outCap + 8192);
-            if (!nb) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                close(pipefd[0]);
-                snprintf(err, errlen, "exec plugin %s: output too large", e->command);
-                goto out;
-            }
-            outBuf = nb;
-            outCap += 8192;
-        }
-        r = read(pipefd[0], outBuf + outLen, outCap - outLen - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        outLen += (size_t)r;
-    }
-    close(pipefd[0]);
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "exec plugin %s failed (exit status %d)", e->command,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        goto out;
-    }
-    root = outBuf ? cJSON_ParseWithLength(outBuf, outLen) : NULL;
-    st = cJSON_GetObjectItemCaseSensitive(root, "status");
-    if (!cJSON_IsObject(st)) {
-        snprintf(err, errlen, "exec plugin %s did not print an ExecCredential with a status", e->command);
-        goto out;
-    }
-    {
-        const cJSON *tok = cJSON_GetObjectItemCaseSensitive(st, "token");
-        const cJSON *cert = cJSON_GetObjectItemCaseSensitive(st, "clientCertificateData");
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive(st, "clientKeyData");
-        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(st, "expirationTimestamp");
-
-        if (!cJSON_IsString(tok) && !(cJSON_IsString(cert) && cJSON_IsString(key))) {
-            snprintf(err, errlen, "exec plugin %s: ExecCredential status has neither token nor "
-                     "clientCertificateData+clientKeyData", e->command);
-            goto out;
-        }
-        free(c->execToken);
-        free(c->execCert);
-        free(c->execKey);
-        c->execToken = cJSON_IsString(tok) ? strdup(tok->valuestring) : NULL;
-        c->execCert = cJSON_IsString(cert) ? strdup(cert->valuestring) : NULL;
-        c->execKey = cJSON_IsString(key) ? strdup(key->valuestring) : NULL;
-        c->execCertLen = c->execCert ? strlen(c->execCert) : 0;
-        c->execKeyLen = c->execKey ? strlen(c->execKey) : 0;
-        c->execExpiry = cJSON_IsString(exp) ? k8sParseTime(exp->valuestring) : 0;
-        if (cJSON_IsString(exp) && c->execExpiry == 0) {
-            snprintf(err, errlen, "exec plugin %s: unparsable expirationTimestamp \"%.40s\"",
-                     e->command, exp->valuestring);
-            c->execExpiry = -1;
-            goto out;
-        }
-        k8sLog(1, "%s: exec plugin %s gave a credential%s", driverName, e->command,
-               c->execExpiry > 0 ? " with an expiry" : " without expiry");
-    }
-    rc = 0;
-out:
-    cJSON_Delete(root);
-    free(exe);
-    free(outBuf);
-    free(info);
-    free(envp);
-    return rc;
-}
+/* ------------------------------------------------------- credentials */
 
 static char *dupLen(const char *s, size_t n)
 {
@@ -852,7 +638,8 @@ static char *dupLen(const char *s, size_t n)
     return d;
 }
 
-int k8sConfigGetCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen)
+/* The static parts: client certificate, token or token file. */
+static int staticCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (c->certPem) {
@@ -872,40 +659,61 @@ int k8sConfigGetCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t
         }
         trimRight(out->token);
     }
-    if (c->exec && !out->token) {
-        int rc = 0;
-        pthread_mutex_lock(&c->lock);
-        /* renew a little early so a request never carries an expiring token */
-        if (c->execExpiry < 0 || (c->execExpiry > 0 && c->execExpiry - 10 <= (long long)time(NULL)))
-            rc = runExec(c, err, errlen);
-        if (rc == 0) {
-            if (c->execToken)
-                out->token = strdup(c->execToken);
-            if (c->execCert && c->execKey) {
-                free(out->certPem);
-                free(out->keyPem);
-                out->certPem = dupLen(c->execCert, c->execCertLen);
-                out->keyPem = dupLen(c->execKey, c->execKeyLen);
-                out->certLen = c->execCertLen;
-                out->keyLen = c->execKeyLen;
-            }
-        }
-        pthread_mutex_unlock(&c->lock);
-        if (rc) {
-            k8sCredentialsFree(out);
-            return -1;
-        }
-    }
     return 0;
 }
 
-void k8sConfigInvalidate(k8sConfig *c)
+/* The exec plugin's credential (when there is no static token) over the
+ * static ones: wait < 0 never waits (k8sExecTry), else up to wait s. */
+static int credentials(k8sConfig *c, double wait, k8sCredentials *out, char *err, size_t errlen)
 {
-    if (!c->exec)
-        return;
-    pthread_mutex_lock(&c->lock);
-    c->execExpiry = -1;
-    pthread_mutex_unlock(&c->lock);
+    k8sCredentials x;
+    int rc;
+
+    if (staticCredentials(c, out, err, errlen))
+        return -1;
+    if (!c->exec || out->token)
+        return 0;
+    rc = wait < 0 ? k8sExecTry(c->exec, &x, err, errlen) : k8sExecWait(c->exec, wait, &x, err, errlen);
+    if (rc != 0) {
+        k8sCredentialsFree(out);
+        return rc;
+    }
+    out->token = x.token;
+    if (x.certPem) {
+        free(out->certPem);
+        free(out->keyPem);
+        out->certPem = x.certPem;
+        out->keyPem = x.keyPem;
+        out->certLen = x.certLen;
+        out->keyLen = x.keyLen;
+    }
+    out->generation = x.generation;
+    return 0;
+}
+
+int k8sConfigTryCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen)
+{
+    return credentials(c, -1, out, err, errlen);
+}
+
+int k8sConfigGetCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen)
+{
+    return credentials(c, K8S_EXEC_TIMEOUT_S + 5, out, err, errlen);
+}
+
+void k8sConfigSetNotify(k8sConfig *c, void (*fn)(void *arg, int got), void *arg)
+{
+    k8sExecSetNotify(c->exec, fn, arg);
+}
+
+void k8sConfigInvalidate(k8sConfig *c, unsigned long generation)
+{
+    k8sExecRefused(c->exec, generation);
+}
+
+k8sExec *k8sConfigExec(k8sConfig *c)
+{
+    return c->exec;
 }
 
 void k8sCredentialsFree(k8sCredentials *cr)

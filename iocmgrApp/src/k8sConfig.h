@@ -10,8 +10,7 @@
  *    (logged loudly; verification is otherwise always on).
  *    user: token, tokenFile (re-read on use), client-certificate / -data +
  *    client-key / -data, exec (client.authentication.k8s.io/v1 or v1beta1
- *    ExecCredential; its token / certificate is cached until
- *    status.expirationTimestamp, or until k8sConfigInvalidate after a 401).
+ *    ExecCredential, run and refreshed on a thread of its own: k8sExec.h).
  *  - in-cluster service account: KUBERNETES_SERVICE_HOST/PORT, token,
  *    ca.crt and namespace under /var/run/secrets/kubernetes.io/serviceaccount;
  *    the token file is re-read on use, so a rotated token is picked up.
@@ -34,6 +33,7 @@ typedef struct k8sCredentials {   /* malloc'd copies; free with k8sCredentialsFr
     char *token;                  /* bearer token, NULL when none */
     char *certPem; size_t certLen;   /* client certificate, NULL when none */
     char *keyPem; size_t keyLen;
+    unsigned long generation;     /* of an exec plugin's credential (k8sConfigInvalidate); 0 otherwise */
 } k8sCredentials;
 
 /* kubeconfig: a file path, NULL for $KUBECONFIG / ~/.kube/config,
@@ -55,12 +55,24 @@ const char *k8sConfigCa(const k8sConfig *c, size_t *len);
  * /x", "exec plugin kubelogin". */
 const char *k8sConfigAuthKind(const k8sConfig *c);
 
-/* Credentials to use now: may read the token file or run the exec plugin
- * (bounded by a 30 s timeout). Thread-safe. */
+/* Credentials to use now, never waiting on an exec plugin (the network
+ * thread): 0 ready; 1 not yet: the exec plugin's run is due or under way,
+ * the function given to k8sConfigSetNotify is called when it ends; -1 with
+ * err (the plugin failed and is not due again yet, a token file unreadable).
+ * Reads a token file. Thread-safe. */
+int k8sConfigTryCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen);
+/* The same, waiting for an exec plugin's run up to its timeout (30 s) and a
+ * little: 0 or -1 (boot-time list, the CLI). */
 int k8sConfigGetCredentials(k8sConfig *c, k8sCredentials *out, char *err, size_t errlen);
+/* Called when an exec plugin's run ends, got 1 when it gave a credential
+ * (k8sExecSetNotify); one per config. */
+void k8sConfigSetNotify(k8sConfig *c, void (*fn)(void *arg, int got), void *arg);
 void k8sCredentialsFree(k8sCredentials *cr);
-/* Forget a cached exec credential (after a 401), so the next use re-runs the plugin. */
-void k8sConfigInvalidate(k8sConfig *c);
+/* The API answered 401 to a request with credentials of this generation:
+ * an exec plugin's credential is dropped and the plugin run again. */
+void k8sConfigInvalidate(k8sConfig *c, unsigned long generation);
+/* The exec plugin's runner (k8sExec.h), NULL without one (tests read its stats). */
+struct k8sExec *k8sConfigExec(k8sConfig *c);
 
 /* Decode standard base64 (whitespace ignored). Returns a malloc'd,
  * NUL-terminated buffer and its length, or NULL if the input is not base64. */

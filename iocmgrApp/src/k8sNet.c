@@ -22,7 +22,7 @@ static const char *driverName = "k8sNet";
 #define MAX_BODY ((size_t)256 << 20)
 
 struct k8sRequest {
-    k8sRequest *next;            /* queue link */
+    k8sRequest *next;            /* queue link; also the list of requests waiting for credentials */
     k8sRequest *activeNext;      /* in-flight list link */
     char method[8];
     char *path;
@@ -44,6 +44,8 @@ struct k8sRequest {
     char *resp;
     size_t respLen, respCap;
     const char *failure;         /* our own reason to abort (body too large) */
+    unsigned long credGeneration; /* of the exec credential it carries (a 401 drops that one) */
+    double waitingSince;         /* held for an exec plugin's credential since (k8sNow) */
 };
 
 struct k8sNet {
@@ -56,6 +58,8 @@ struct k8sNet {
     k8sNetTickFn tick;
     void *tickArg;
     k8sRequest *active;          /* in-flight transfers, network thread only */
+    k8sRequest *waiting;         /* held until an exec plugin's credential is ready, network thread only */
+    unsigned credentials;        /* credentials an exec plugin gave (any thread: atomic) */
 };
 
 static pthread_once_t curlOnce = PTHREAD_ONCE_INIT;
@@ -204,16 +208,16 @@ static int sockoptCb(void *userp, curl_socket_t fd, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
-static int setupEasy(k8sConfig *cfg, k8sRequest *r, char *err, size_t errlen)
+/* cr: the credentials to send, consumed. */
+static int setupEasy(k8sConfig *cfg, k8sRequest *r, k8sCredentials *crIn, char *err, size_t errlen)
 {
-    k8sCredentials cr;
+    k8sCredentials cr = *crIn;
     CURL *e;
     char *url = NULL;
     size_t caLen;
     const char *ca = k8sConfigCa(cfg, &caLen);
 
-    if (k8sConfigGetCredentials(cfg, &cr, err, errlen))
-        return -1;
+    r->credGeneration = cr.generation;
     e = r->easy = curl_easy_init();
     if (!e || asprintf(&url, "%s%s", k8sConfigServer(cfg), r->path) < 0) {
         snprintf(err, errlen, "out of memory setting up a request");
@@ -307,7 +311,7 @@ static void complete(k8sConfig *cfg, k8sRequest *r, CURLcode rc, const char *for
         res.maybeSent = pretransfer > 0 || sent > 0;
     }
     if (res.status == 401 && cfg)
-        k8sConfigInvalidate(cfg);
+        k8sConfigInvalidate(cfg, r->credGeneration);
     k8sLog(2, "%s: %s %s -> %ld%s%s", driverName, r->method, r->path, res.status,
            res.error ? " " : "", res.error ? res.error : "");
     if (r->done)
@@ -316,22 +320,59 @@ static void complete(k8sConfig *cfg, k8sRequest *r, CURLcode rc, const char *for
 
 /* ------------------------------------------------------------- thread */
 
+/* An exec plugin's credential is not ready: hold the request (never run the
+ * plugin here: it may take 30 s), retried at every loop turn and when the
+ * plugin's run ends (k8sConfigSetNotify wakes the loop). */
+static void holdRequest(k8sNet *n, k8sRequest *r)
+{
+    if (!r->waitingSince)
+        r->waitingSince = k8sNow();
+    r->next = n->waiting;
+    n->waiting = r;
+}
+
+/* 0: ready to add (r->easy set up); 1: held for the credential; -1: err. */
+static int prepare(k8sNet *n, k8sRequest *r, char *err, size_t errlen)
+{
+    k8sCredentials cr;
+    int rc;
+
+    if (r->abortFlag) {          /* k8sNetAbort while it was held */
+        snprintf(err, errlen, "aborted");
+        return -1;
+    }
+    rc = k8sConfigTryCredentials(n->cfg, &cr, err, errlen);
+    if (rc == 0)
+        return setupEasy(n->cfg, r, &cr, err, errlen);
+    if (rc < 0)
+        return -1;
+    /* a request with a timeout of its own does not wait longer than that */
+    if (r->timeout > 0 && r->waitingSince && k8sNow() - r->waitingSince > r->timeout) {
+        snprintf(err, errlen, "no credential from the exec plugin within %.0f s", r->timeout);
+        return -1;
+    }
+    holdRequest(n, r);
+    return 1;
+}
+
 static void startRequest(k8sNet *n, k8sRequest *r)
 {
     char err[512];
 
-    if (setupEasy(n->cfg, r, err, sizeof err) != 0) {
-        complete(n->cfg, r, CURLE_OK, err);
-        k8sRequestFree(r);
+    switch (prepare(n, r, err, sizeof err)) {
+    case 1:
         return;
+    case 0:
+        if (curl_multi_add_handle(n->multi, r->easy) == CURLM_OK) {
+            r->activeNext = n->active;
+            n->active = r;
+            return;
+        }
+        snprintf(err, sizeof err, "curl refused the transfer");
+        break;
     }
-    if (curl_multi_add_handle(n->multi, r->easy) != CURLM_OK) {
-        complete(n->cfg, r, CURLE_OK, "curl refused the transfer");
-        k8sRequestFree(r);
-        return;
-    }
-    r->activeNext = n->active;
-    n->active = r;
+    complete(n->cfg, r, CURLE_OK, err);
+    k8sRequestFree(r);
 }
 
 static void unlinkActive(k8sNet *n, k8sRequest *r)
@@ -389,6 +430,26 @@ static void finishDone(k8sNet *n)
     }
 }
 
+/* The held requests, in the order they came, once more. */
+static void retryWaiting(k8sNet *n)
+{
+    k8sRequest *q = n->waiting, *rev = NULL;
+
+    n->waiting = NULL;
+    while (q) {
+        k8sRequest *next = q->next;
+        q->next = rev;
+        rev = q;
+        q = next;
+    }
+    while (rev) {
+        k8sRequest *next = rev->next;
+        rev->next = NULL;
+        startRequest(n, rev);
+        rev = next;
+    }
+}
+
 static void *netThread(void *arg)
 {
     k8sNet *n = arg;
@@ -398,6 +459,7 @@ static void *netThread(void *arg)
         int running = 0;
         double wait = 1.0;
 
+        retryWaiting(n);
         runQueue(n, takeQueue(n), 0);
         curl_multi_perform(n->multi, &running);
         finishDone(n);
@@ -413,7 +475,13 @@ static void *netThread(void *arg)
             curl_multi_poll(n->multi, NULL, 0, wait > 0 ? (int)(wait * 1000) + 1 : 0, NULL);
     }
 
-    /* complete everything still in flight, exactly once */
+    /* complete everything still in flight or held, exactly once */
+    while (n->waiting) {
+        k8sRequest *r = n->waiting;
+        n->waiting = r->next;
+        complete(n->cfg, r, CURLE_OK, "client stopped");
+        k8sRequestFree(r);
+    }
     while (n->active) {
         k8sRequest *r = n->active;
         n->active = r->activeNext;
@@ -423,6 +491,20 @@ static void *netThread(void *arg)
     }
     runQueue(n, takeQueue(n), 1);
     return NULL;
+}
+
+/* The exec plugin's thread: a run ended, held requests may go (or fail). */
+static void credentialReady(void *arg, int got)
+{
+    k8sNet *n = arg;
+    if (got)
+        __atomic_add_fetch(&n->credentials, 1, __ATOMIC_SEQ_CST);
+    curl_multi_wakeup(n->multi);
+}
+
+unsigned k8sNetCredentials(k8sNet *n)
+{
+    return __atomic_load_n(&n->credentials, __ATOMIC_SEQ_CST);
 }
 
 k8sNet *k8sNetCreate(k8sConfig *cfg, k8sNetTickFn tick, void *tickArg, char *err, size_t errlen)
@@ -439,6 +521,7 @@ k8sNet *k8sNetCreate(k8sConfig *cfg, k8sNetTickFn tick, void *tickArg, char *err
     curl_multi_setopt(n->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     pthread_mutex_init(&n->lock, NULL);
     n->cfg = cfg;
+    k8sConfigSetNotify(cfg, credentialReady, n);
     n->tick = tick;
     n->tickArg = tickArg;
     return n;
@@ -480,6 +563,7 @@ void k8sNetDestroy(k8sNet *n)
     if (!n)
         return;
     k8sNetStop(n);
+    k8sConfigSetNotify(n->cfg, NULL, NULL);
     runQueue(n, takeQueue(n), 1);
     curl_multi_cleanup(n->multi);
     pthread_mutex_destroy(&n->lock);
@@ -540,9 +624,11 @@ void k8sNetAbort(k8sNet *n, k8sRequest *r)
 int k8sNetPerformBlocking(k8sConfig *cfg, k8sRequest *r, char *err, size_t errlen)
 {
     CURLcode rc;
+    k8sCredentials cr;
 
     pthread_once(&curlOnce, curlInit);
-    if (setupEasy(cfg, r, err, errlen) != 0) {
+    /* the caller's own thread (boot, the CLI): it may wait for an exec plugin */
+    if (k8sConfigGetCredentials(cfg, &cr, err, errlen) != 0 || setupEasy(cfg, r, &cr, err, errlen) != 0) {
         k8sRequestFree(r);
         return -1;
     }

@@ -73,6 +73,10 @@ void k8sNetAbort(k8sNet *n, k8sRequest *r);
  * done is called before return. Returns 0 (done called), -1 (err set). */
 int k8sNetPerformBlocking(k8sConfig *cfg, k8sRequest *r, char *err, size_t errlen);
 
+/* How many credentials an exec plugin has given so far: a change tells the
+ * tick function that requests failed for want of one may go again. */
+unsigned k8sNetCredentials(k8sNet *n);
+
 /* Monotonic clock, seconds. */
 double k8sNow(void);
 

@@ -55,9 +55,47 @@ static void setSynced(k8sWatch *w, int synced, const char *msg)
         w->h.state(w->h.arg);
 }
 
+void k8sWatchSetOptional(k8sWatch *w, double recheck, const char *description, const char *hint)
+{
+    w->recheck = recheck > 0 ? recheck : 300.0;
+    k8sCopyString(w->description, sizeof w->description, description);
+    k8sCopyString(w->absentHint, sizeof w->absentHint, hint ? hint : "");
+}
+
+/* An optional collection the API does not serve (404) or grant (403): said
+ * once, then checked again every w->recheck s (±10 %) without a word. */
+static void unavailable(k8sWatch *w, long httpStatus, const char *msg)
+{
+    char words[1100];
+    double delay = w->recheck * (0.9 + 0.2 * nextRandom(w));
+
+    w->failures++;
+    w->lastHttpStatus = httpStatus;
+    w->stateNow = K8S_STREAM_BACKOFF;
+    w->retryAt = k8sNow() + delay;
+    /* what to do first, the API's own words last: an IOC's log line holds 256 bytes */
+    if (httpStatus == 404)
+        snprintf(words, sizeof words, "%s: not served (404)%s%s; carrying on without them, checking again "
+                 "every %.0f s", w->description, w->absentHint[0] ? ": " : "", w->absentHint, w->recheck);
+    else
+        snprintf(words, sizeof words, "%s: forbidden (403); carrying on without them, checking again every "
+                 "%.0f s: %.300s", w->description, w->recheck, msg);
+    k8sLog(w->unavailable == httpStatus ? 2 : 0, "%s: %s", driverName, words);
+    if (httpStatus == 404)
+        k8sLog(2, "%s: %s", driverName, msg);
+    w->unavailable = httpStatus;
+    setSynced(w, 0, words);
+}
+
 static void fail(k8sWatch *w, long httpStatus, const char *msg)
 {
-    double delay = k8sBackoffFailure(&w->backoff, k8sNow(), nextRandom(w));
+    double delay;
+
+    if (w->recheck > 0 && (httpStatus == 403 || httpStatus == 404)) {
+        unavailable(w, httpStatus, msg);
+        return;
+    }
+    delay = k8sBackoffFailure(&w->backoff, k8sNow(), nextRandom(w));
 
     w->failures++;
     w->lastHttpStatus = httpStatus;
@@ -106,6 +144,10 @@ static void listDone(void *arg, const k8sHttpResponse *res)
         cJSON_Delete(root);
         fail(w, res->status, msg);
         return;
+    }
+    if (w->unavailable) {
+        k8sLog(0, "%s: %s: available now: listing and watching them", driverName, w->description);
+        w->unavailable = 0;
     }
     if (!w->continueToken[0])
         w->h.listBegin(w->h.arg);
@@ -164,6 +206,8 @@ static void startList(k8sWatch *w)
     w->stateNow = K8S_STREAM_LISTING;
     if (!w->continueToken[0])
         w->lists++;
+    if (w->unavailable)
+        w->rechecks++;
     r = k8sRequestNew("GET", url, listDone, w);
     if (!r) {
         fail(w, 0, "out of memory");
@@ -353,6 +397,12 @@ static void startWatch(k8sWatch *w)
     w->req = r;
     if (k8sNetSubmit(w->net, r, err, sizeof err) != 0)
         w->req = NULL;
+}
+
+void k8sWatchRetryNow(k8sWatch *w)
+{
+    if (w->stateNow == K8S_STREAM_BACKOFF && !w->unavailable)
+        w->retryAt = k8sNow();
 }
 
 double k8sWatchTick(k8sWatch *w, double now)

@@ -9,6 +9,12 @@
  * 401/403, 5xx, undecodable line) back off (k8sBackoff) then relist.
  * A relist replaces the cache contents (see k8sCache.h), so nothing is
  * missed or duplicated across a reconnect.
+ *
+ * An optional collection (k8sWatchSetOptional: Deployments, Events, Argo CD
+ * Applications) that the API answers 404 (not served: no CRD) or 403 (not
+ * granted) is unavailable, not broken: said once at level 0, re-checked
+ * quietly (level 2) every `recheck` seconds instead of backing off, and
+ * announced at level 0 when it becomes available.
  */
 #ifndef INC_k8sWatch_H
 #define INC_k8sWatch_H
@@ -56,18 +62,28 @@ typedef struct k8sWatch {
     k8sBackoff backoff;
     k8sLineBuffer lines;
     unsigned rnd;
+    double recheck;           /* > 0: optional; seconds between checks while unavailable */
+    char description[160];    /* optional: what it is, for the log ("Argo CD Applications in namespace x") */
+    char absentHint[160];     /* optional: what a 404 means ("Argo CD is not installed in this cluster") */
+    long unavailable;         /* optional: 403 or 404 while unavailable, 0 when available */
     /* counters, for diagnostics and tests */
-    unsigned long lists, watches, relists410, failures, events;
+    unsigned long lists, watches, relists410, failures, events, rechecks;
 } k8sWatch;
 
 void k8sWatchInit(k8sWatch *w, k8sNet *net, const char *what, const char *path, const char *query,
                   double silentTimeout, const k8sWatchHandler *h);
+/* Before the stream starts: mark it optional (see above). recheck <= 0: 300 s.
+ * hint (may be NULL): what a 404 means, in words. */
+void k8sWatchSetOptional(k8sWatch *w, double recheck, const char *description, const char *hint);
 /* Network thread only. Starts listing. */
 void k8sWatchStart(k8sWatch *w);
 /* Network thread only. Watches from a known resourceVersion without
  * listing first (a resume); one the server no longer has gives 410 and a
  * relist. */
 void k8sWatchResume(k8sWatch *w, const char *resourceVersion);
+/* Network thread: a stream backing off after a failure (not an unavailable
+ * optional one) tries again now, e.g. when the credential it lacked is there. */
+void k8sWatchRetryNow(k8sWatch *w);
 /* Network thread: timers (backoff expiry, silent stream). Returns seconds
  * until it needs to run again. */
 double k8sWatchTick(k8sWatch *w, double now);

@@ -14,7 +14,7 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # test_alarm_pva.py: the same server reading pva:// PVs (IOCMGR_ALARM_PROTOCOL=pva, docs/pva.md)
-files=("$here/test_alarm_server.py" "$here/test_alarm_pva.py")
+files=("$here/test_alarm_server.py" "$here/test_alarm_pva.py" "$here/test_alarm_liveset.py")
 if [ "${1:-}" = node ]; then
     shift
     files=("$here/test_alarm_node.py")

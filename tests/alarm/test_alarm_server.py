@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from conftest import (CANARY_PATH, CONFIG, CONNECTED_PATH, CONNECTION_TIMEOUT, CRASH_CYCLE, HERE, NAMESPACE,
-                      SETTLE, classpath, path_of)
+                      PREFIX, SETTLE, classpath, path_of)
 from iocmgrtest import settled, wait_until
 
 INSTANCES = ("alarm-ok-01", "alarm-crash-01", "alarm-pending-01", "alarm-stopped-01")
@@ -38,8 +38,12 @@ def test_configuration_is_clean_and_imported(alarm_server, ioc):
     print(check)
     pvs = [line.split()[1] for line in check.splitlines() if line.startswith("PV ")]
     want = [CONNECTED_PATH] + [path_of(i, f) for i in INSTANCES for f in ("STATUS", "ALIVE")]
+    # and the spare slots, for instances deployed after boot (test_alarm_liveset.py)
+    slots = int(ioc.get("SPARE_SLOTS"))
+    want += [f"/{CONFIG}/spare-slots/SPARE_{k:03d}/{PREFIX}SPARE_{k:03d}:{f}"
+             for k in range(1, slots + 1) for f in ("STATUS", "ALIVE")]
     # iocmgr's configuration, and the canary the fixture adds (conftest.CANARY_PV)
-    assert sorted(pvs) == sorted(want + [CANARY_PATH])
+    assert slots > 0 and sorted(pvs) == sorted(want + [CANARY_PATH])
     assert "0 problems" in check
     # what the server holds is what iocmgr wrote: every PV, with its guidance
     for path in want:

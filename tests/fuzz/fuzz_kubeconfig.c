@@ -10,8 +10,9 @@
  * "~/" paths in the input resolve to those files or to nothing.
  *
  * No command is ever run: only loading is exercised, and exec plugins run only
- * in k8sConfigGetCredentials, which is never called here. To make that a fact
- * rather than a promise, posix_spawn (the only way k8sConfig.c starts a
+ * on k8sExec.c's thread, which starts when credentials are first asked for
+ * (k8sConfigTryCredentials / GetCredentials), never here. To make that a fact
+ * rather than a promise, posix_spawn (the only way k8sExec.c starts a
  * process) is defined below as an abort.
  */
 #define _GNU_SOURCE
@@ -64,7 +65,7 @@ static void check(k8sConfig *c)
     (void)sum;
     n = strlen(k8sConfigNamespace(c)) + strlen(k8sConfigContext(c)) + strlen(k8sConfigAuthKind(c));
     (void)n;
-    k8sConfigInvalidate(c);
+    k8sConfigInvalidate(c, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,7 +3,8 @@
  * Input: a 4-byte header, then a response body as the API server sends it
  * (a watch stream, one JSON event per line; or a List). Header bytes are read
  * as v = byte - '0', so seeds can use digits:
- *   byte 0  stream, v % 4: 0 StatefulSets, 1 Deployments, 2 Pods, 3 Events
+ *   byte 0  stream, v % 5: 0 StatefulSets, 1 Deployments, 2 Pods, 3 Events, 4 Argo CD
+ *           Applications (a cache that owns each one's parameters: k8sAppStoredRelease)
  *   byte 1  largest chunk, 1 << (v % 15) bytes ('0': one byte at a time)
  *   byte 2  seed of the chunk sizes (and the HTTP status given to k8sStatusMessage)
  *   byte 3  flags: bit 0 the body is a List (the relist path) instead of a watch stream;
@@ -14,7 +15,8 @@
  *  - k8sLineBuffer, checked against a plain reference split of the body (same
  *    lines, same order, whatever the chunking), and again with a tiny maxLine;
  *  - k8sWatchFeed (a k8sWatch with no network) -> k8sWatchEventParse ->
- *    k8sInstanceFromJson / k8sPodFromJson / k8sEventFromJson -> k8sLabelsMatchAny
+ *    k8sInstanceFromJson / k8sPodFromJson / k8sEventFromJson / k8sAppFromJson +
+ *    k8sAppParamsFromJson -> k8sLabelsMatchAny
  *    -> k8sCache, through k8sApplyObject as k8sClient.c's hObject calls it;
  *    the List path mirrors k8sWatch.c's listDone (ReplaceBegin,
  *    items, ReplaceEnd). The cache must end with ADDED - DELETED == count;
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "k8sApply.h"
+#include "k8sArgo.h"
 #include "k8sCache.h"
 #include "k8sLineBuffer.h"
 #include "k8sLog.h"
@@ -211,7 +214,8 @@ static void hState(void *arg) { (void)arg; }
 /* What k8sClient.c's hObject does: the library's k8sApplyObject. */
 static void hObject(void *arg, const cJSON *obj, int deleted)
 {
-    static const k8sKind kinds[] = {K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT};
+    static const k8sKind kinds[] = {K8S_KIND_STATEFULSET, K8S_KIND_DEPLOYMENT, K8S_KIND_POD, K8S_KIND_EVENT,
+                                    K8S_KIND_APPLICATION};
     stream *s = arg;
     char err[500];
 
@@ -244,21 +248,23 @@ static int countVisit(void *arg, const void *obj)
 
 static void applyToCache(const char *body, size_t len, const uint8_t *hdr)
 {
-    static const char *what[4] = { "statefulsets", "deployments", "pods", "events" };
-    static const size_t objSize[4] = { sizeof(k8sInstance), sizeof(k8sInstance), sizeof(k8sPod),
-                                       sizeof(k8sEvent) };
+    static const char *what[5] = { "statefulsets", "deployments", "pods", "events", "applications" };
+    static const size_t objSize[5] = { sizeof(k8sInstance), sizeof(k8sInstance), sizeof(k8sPod),
+                                       sizeof(k8sEvent), sizeof(k8sAppStored) };
     unsigned flags = (unsigned)(uint8_t)(hdr[3] - '0');
     stream s;
     k8sWatchHandler h = { &s, hBegin, hObject, hEnd, hState };
     size_t visited = 0;
 
     memset(&s, 0, sizeof s);
-    s.index = (uint8_t)(hdr[0] - '0') % 4;
+    s.index = (uint8_t)(hdr[0] - '0') % 5;
     s.container = flags & 2 ? "ioc" : NULL;
     s.selectors = selectors[(flags >> 3) % 8];
     s.cache = k8sCacheCreate(objSize[s.index], onChange, &s);
     if (!s.cache)
         abort();
+    if (s.index == 4)
+        k8sCacheSetRelease(s.cache, k8sAppStoredRelease);
     if (flags & 1) {
         applyList(&s, &h, body, len);
     } else {

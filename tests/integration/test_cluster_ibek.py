@@ -115,8 +115,11 @@ def test_ibek_boot_serves_the_demo_beamline(cluster, generated, tmp_path):
         ioc.ca.wait_value(ioc.pv("STATUS", "bl46p-ea-ioc-01"), "Running", timeout=60)
         records = dbl.read_text().split()
         print(f"ibek boot: dbl | wc -l = {len(records)} ({count} instances)")
+        # the instances and the spare slots (spare_slots, 16 by default) are full copies
+        slots = int(ioc.get("SPARE_SLOTS"))
+        assert slots == 16
         assert len(records) == records_in("iocmgrManager.template") \
-            + count * records_in("iocmgrInstance.template") + records_in("iocmgrTable.template")
+            + (count + slots) * records_in("iocmgrInstance.template") + records_in("iocmgrTable.template")
         # access security from users/hosts: every name of the comma-separated lists
         assert "UAG(IOCMGR_USERS) {bl46p-operator,root}" in (tmp_path / "uag.txt").read_text()
         # with each name's address for pvAccess (docs/pva.md): localhost's; the workstations

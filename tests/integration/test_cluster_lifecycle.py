@@ -1,5 +1,6 @@
 """Instances the manager knows at boot, and those it learns of later: an
-expected instance that is missing shows Absent; one created after boot is
+expected instance that is missing shows Absent; one created after boot with no
+spare slot (IOCMGR_SPARE_SLOTS=0 here; test_cluster_liveset.py binds them) is
 listed in UNMANAGED; REBOOT makes the IOC exit cleanly so Kubernetes restarts
 it with the new set."""
 import subprocess
@@ -31,7 +32,7 @@ def test_absent_unmanaged_and_reboot(cluster, shipped_kubeconfig, tmp_path):
     expected = tmp_path / "instances.yaml"
     expected.write_text("instances:\n  - name: bl46p-ea-ioc-01\n  - name: bl46p-ea-ioc-99\n")
     env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
-           "IOCMGR_EXPECTED": str(expected)}
+           "IOCMGR_EXPECTED": str(expected), "IOCMGR_SPARE_SLOTS": "0"}
     try:
         with run_ioc(tmp_path, env, prefix="TST-LIFE-01:") as ioc:
             ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)

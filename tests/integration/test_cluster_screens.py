@@ -136,12 +136,19 @@ def test_generated_overview_has_one_row_per_instance(served):
     root = ET.parse(opi / "iocmgr-overview.bob").getroot()
     rows = [w for w in root.iter("widget")
             if w.get("type") == "embedded" and w.findtext("file") == "iocmgr-row.bob"]
-    count = int(ioc.get("COUNT"))
-    assert count > 0 and len(rows) == count
+    count, slots = int(ioc.get("COUNT")), int(ioc.get("SPARE_SLOTS"))
+    assert count > 0 and slots > 0 and len(rows) == count + slots
     names = {w.findtext("macros/NAME") for w in rows}
     assert "bl46p-ea-ioc-01" in names
-    for w in rows:
+    for w in rows[:count]:
         assert w.findtext("macros/I") == w.findtext("macros/NAME").upper()
+        assert w.findtext("visible") is None
+    # the spare slots' rows, after the instances', hidden while the slot is free
+    for k, w in enumerate(rows[count:], 1):
+        assert w.findtext("macros/I") == f"SPARE_{k:03d}"
+        assert w.findtext("macros/NAME") == f"the instance in spare slot SPARE_{k:03d}"
+        assert w.findtext("visible") == "false"
+        assert w.findtext("rules/rule/pv_name") == f"$(P)SPARE_{k:03d}:STATUS"
     # the header gets the height iocmgr-manager.bob has (it grew with the Argo CD
     # line), and the rows start below it
     header = next(w for w in root.iter("widget") if w.findtext("file") == "iocmgr-manager.bob")
@@ -158,7 +165,7 @@ def test_every_screen_pv_is_served(served):
     assert set(STATIC) | {"iocmgr-overview.bob"} >= files >= set(STATIC)
     # the detail screen was reached once per instance, through each row
     instances = {pv for f, pv in found if f == "iocmgr-instance.bob" and pv.endswith(":STATUS")}
-    assert len(instances) == int(served[3].get("COUNT"))
+    assert len(instances) == int(served[3].get("COUNT")) + int(served[3].get("SPARE_SLOTS"))
     check_pvs(found, records)
 
 
@@ -183,7 +190,7 @@ def test_alarm_configuration_names_served_pvs(served):
     pvs = [pv.get("name") for pv in root.iter("pv")]
     assert len(pvs) == len(set(pvs))
     assert set(pvs) <= records, f"alarm PVs not served: {sorted(set(pvs) - records)}"
-    count = int(ioc.get("COUNT"))
+    count = int(ioc.get("COUNT")) + int(ioc.get("SPARE_SLOTS"))    # the slots are covered too
     assert f"{PREFIX}CONNECTED" in pvs
     assert sum(p.endswith(":STATUS") for p in pvs) == count
     assert sum(p.endswith(":ALIVE") for p in pvs) == count

@@ -246,7 +246,9 @@ def test_table_columns_over_ca(ioc):
 
     def attempt():
         table = ioc.pva.p4p_get(ioc.pv("TABLE"))
-        r = ioc.ca.run("caget", "-w", "3", "-a", "-F", "|", *pvs)
+        # -c: a get with callback asks for the element count the record holds (NORD);
+        # without it caget reads NELM, which has room for the spare slots' rows too
+        r = ioc.ca.run("caget", "-c", "-w", "3", "-a", "-F", "|", *pvs)
         assert r.returncode == 0, r.stderr
         rows = [line.split("|") for line in r.stdout.strip().splitlines()]
         stamps = {row[1] for row in rows}

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "k8sApply.h"
 #include "k8sArgo.h"
+#include "k8sCache.h"
 #include "k8sObject.h"
 
 /* A root as `argocd app set bl46p-beamline/bl46p -p services.bl46p-ea-ioc-02.enabled=false` leaves it */
@@ -40,7 +42,7 @@ static void decodes_root_and_child(void **state)
 {
     cJSON *o = cJSON_Parse(rootJson);
     k8sApp a;
-    char err[200], v[64];
+    char err[200], v[64], *params;
     (void)state;
     assert_int_equal(k8sAppFromJson(o, &a, err, sizeof err), 0);
     assert_string_equal(a.name, "bl46p");
@@ -55,11 +57,16 @@ static void decodes_root_and_child(void **state)
     assert_string_equal(a.opPhase, "Succeeded");
     assert_string_equal(a.reconciledAt, "2026-12-01T10:00:00Z");
     assert_int_equal(a.globalEnabled, -1);
-    assert_int_equal(k8sAppParam(&a, "services.bl46p-ea-ioc-02.enabled", v, sizeof v), 0);
+    assert_string_equal(a.params, "");
+    params = k8sAppParamsFromJson(o, NULL);
+    assert_non_null(params);
+    assert_string_equal(params, "services.bl46p-ea-ioc-02.enabled=false\n");
+    assert_int_equal(k8sParamLookup(params, "services.bl46p-ea-ioc-02.enabled", v, sizeof v), 0);
     assert_string_equal(v, "false");
     /* only services.* parameters are kept; a prefix of a name is not a match */
-    assert_int_equal(k8sAppParam(&a, "other.thing", v, sizeof v), -1);
-    assert_int_equal(k8sAppParam(&a, "services.bl46p-ea-ioc-02", v, sizeof v), -1);
+    assert_int_equal(k8sParamLookup(params, "other.thing", v, sizeof v), -1);
+    assert_int_equal(k8sParamLookup(params, "services.bl46p-ea-ioc-02", v, sizeof v), -1);
+    free(params);
     cJSON_Delete(o);
 
     o = cJSON_Parse(childJson);
@@ -77,7 +84,8 @@ static void decodes_root_and_child(void **state)
 static void decoding_odd_shapes(void **state)
 {
     k8sApp a;
-    char err[200], v[64];
+    char err[200], v[64], *params;
+    size_t skipped = 99;
     cJSON *o;
     (void)state;
     assert_int_equal(k8sAppFromJson(NULL, &a, err, sizeof err), -1);
@@ -98,37 +106,159 @@ static void decoding_odd_shapes(void **state)
     o = cJSON_Parse("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"source\":{\"helm\":{\"parameters\":["
                     "{\"value\":\"x\"},{\"name\":\"global.enabled\",\"value\":true},"
                     "{\"name\":\"services.a.replicas\",\"value\":2},{\"name\":\"services.b.enabled\"},"
-                    "{\"name\":\"services.c\\nx\",\"value\":\"1\"}]}}}}");
+                    "{\"name\":\"services.c\\nx\",\"value\":\"1\"},{\"name\":\"services.d.x\",\"value\":\"a\\nb\"},"
+                    "\"services.e.enabled\"]}}}}");
     assert_int_equal(k8sAppFromJson(o, &a, err, sizeof err), 0);
     assert_int_equal(a.globalEnabled, 1);
-    assert_int_equal(k8sAppParam(&a, "services.a.replicas", v, sizeof v), 0);
+    params = k8sAppParamsFromJson(o, &skipped);
+    assert_non_null(params);
+    assert_int_equal(k8sParamLookup(params, "services.a.replicas", v, sizeof v), 0);
     assert_string_equal(v, "2");
-    assert_int_equal(k8sAppParam(&a, "services.b.enabled", v, sizeof v), 0);
+    assert_int_equal(k8sParamLookup(params, "services.b.enabled", v, sizeof v), 0);
     assert_string_equal(v, "");
-    assert_int_equal(k8sAppParam(&a, "services.c", v, sizeof v), -1);
+    /* what a line cannot carry is counted, not silently dropped */
+    assert_int_equal(k8sParamLookup(params, "services.c", v, sizeof v), -1);
+    assert_int_equal(k8sParamLookup(params, "services.d.x", v, sizeof v), -1);
+    assert_int_equal(skipped, 2);
+    free(params);
+    cJSON_Delete(o);
+    /* no parameters at all */
+    o = cJSON_Parse("{\"metadata\":{\"name\":\"m\"}}");
+    params = k8sAppParamsFromJson(o, &skipped);
+    assert_string_equal(params, "");
+    assert_int_equal(skipped, 0);
+    free(params);
     cJSON_Delete(o);
 }
 
-static void many_parameters_are_marked_truncated(void **state)
+/* A root with N services.<svc>.enabled overrides (52-character service names,
+ * the longest a StatefulSet's pod can have) and a targetRevision for every
+ * tenth; i selects which. */
+static cJSON *bigRoot(int n)
 {
-    cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"r\"},\"spec\":{\"source\":{\"helm\":{\"parameters\":[]}}}}");
+    cJSON *o = cJSON_Parse("{\"metadata\":{\"name\":\"r\",\"namespace\":\"ns\",\"uid\":\"u\",\"resourceVersion\":\"5\"},"
+                           "\"spec\":{\"source\":{\"helm\":{\"parameters\":[]}}}}");
     cJSON *params = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"),
                                         "source"), "helm"), "parameters");
-    k8sApp a;
-    char err[200], name[64], v[16];
+    char name[128];
+    int i;
+    for (i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        snprintf(name, sizeof name, "services.bl46p-ea-ioc-%03d-with-a-long-name-for-a-long-beamline.enabled", i);
+        cJSON_AddStringToObject(p, "name", name);
+        cJSON_AddStringToObject(p, "value", i % 2 ? "true" : "false");
+        cJSON_AddItemToArray(params, p);
+        if (i % 10 == 9) {
+            p = cJSON_CreateObject();
+            snprintf(name, sizeof name, "services.bl46p-ea-ioc-%03d-with-a-long-name-for-a-long-beamline.targetRevision", i);
+            cJSON_AddStringToObject(p, "name", name);
+            cJSON_AddStringToObject(p, "value", "2024.5.1");
+            cJSON_AddItemToArray(params, p);
+        }
+    }
+    return o;
+}
+
+/* Issue 18 item 7: the parameters were cut at 2 KB (~45 overrides), and the
+ * services past the cut read their state from git. */
+static void every_parameter_is_kept(void **state)
+{
+    cJSON *o = bigRoot(200);
+    char *params, name[200], v[16], svc[100], buf[sizeof ((k8sApp *)0)->params];
+    size_t skipped = 9;
     int i;
     (void)state;
+    params = k8sAppParamsFromJson(o, &skipped);
+    assert_non_null(params);
+    assert_int_equal(skipped, 0);
+    assert_true(strlen(params) > 15000);
     for (i = 0; i < 200; i++) {
-        cJSON *p = cJSON_CreateObject();
-        snprintf(name, sizeof name, "services.ioc-%03d.enabled", i);
-        cJSON_AddStringToObject(p, "name", name);
-        cJSON_AddStringToObject(p, "value", "false");
-        cJSON_AddItemToArray(params, p);
+        snprintf(svc, sizeof svc, "bl46p-ea-ioc-%03d-with-a-long-name-for-a-long-beamline", i);
+        snprintf(name, sizeof name, "services.%s.enabled", svc);
+        assert_int_equal(k8sParamLookup(params, name, v, sizeof v), 0);
+        assert_string_equal(v, i % 2 ? "true" : "false");
+        /* what an instance's records read: its own service's, enabled first */
+        assert_int_equal(k8sArgoServiceParams(params, svc, buf, sizeof buf), 0);
+        assert_int_equal(strncmp(buf, name, strlen(name)), 0);
+        assert_int_equal(k8sParamLookup(buf, name, v, sizeof v), 0);
+        assert_string_equal(v, i % 2 ? "true" : "false");
+        snprintf(name, sizeof name, "services.%s.targetRevision", svc);
+        assert_int_equal(k8sParamLookup(buf, name, v, sizeof v), i % 10 == 9 ? 0 : -1);
     }
-    assert_int_equal(k8sAppFromJson(o, &a, err, sizeof err), 0);
-    assert_true(a.paramsTruncated);
-    assert_int_equal(k8sAppParam(&a, "services.ioc-000.enabled", v, sizeof v), 0);
-    assert_true(strlen(a.params) < sizeof a.params);
+    free(params);
+    cJSON_Delete(o);
+}
+
+static void one_service_s_parameters(void **state)
+{
+    const char *all = "services.a.image=x\nservices.ab.enabled=false\nservices.a.targetRevision=1.10\n"
+                      "services.a.enabled=true\nservices.a=1\nservices.a.enabled=false\n";
+    char buf[128], small[40], v[8];
+    (void)state;
+    /* enabled, targetRevision, then the rest; never another service whose name starts the same */
+    assert_int_equal(k8sArgoServiceParams(all, "a", buf, sizeof buf), 0);
+    assert_string_equal(buf, "services.a.enabled=true\nservices.a.enabled=false\n"
+                             "services.a.targetRevision=1.10\nservices.a.image=x\n");
+    assert_int_equal(k8sParamLookup(buf, "services.a.enabled", v, sizeof v), 0);
+    assert_string_equal(v, "true");      /* the first line of a name answers */
+    /* what does not fit is said (-1), and only whole lines are kept */
+    assert_int_equal(k8sArgoServiceParams(all, "a", small, sizeof small), -1);
+    assert_string_equal(small, "services.a.enabled=true\n");
+    /* a service is part of a name, never of a value: "services.a" with the value "1.x" is no
+     * parameter of a service "a=1" (found by tests/fuzz) */
+    assert_int_equal(k8sArgoServiceParams("services.b=1.x\n", "b=1", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(k8sArgoServiceParams("services.a.=1\n", "a", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(k8sArgoServiceParams(all, "nothing", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(k8sArgoServiceParams(NULL, "a", buf, sizeof buf), 0);
+}
+
+/* Through k8sApplyObject into a cache that owns the parameters: replaced,
+ * deleted, relisted and cleared without a leak (valgrind), read whole. */
+static int readParam(void *arg, const void *obj)
+{
+    char v[16];
+    *(int *)arg = k8sParamLookup(((const k8sAppStored *)obj)->params,
+                                 "services.bl46p-ea-ioc-199-with-a-long-name-for-a-long-beamline.enabled", v, sizeof v) == 0 &&
+                  strcmp(v, "true") == 0;
+    return 0;
+}
+
+static void the_cache_owns_the_parameters(void **state)
+{
+    k8sCache *c = k8sCacheCreate(sizeof(k8sAppStored), NULL, NULL);
+    cJSON *o = bigRoot(200);
+    char err[200];
+    int found = 0;
+    (void)state;
+    k8sCacheSetRelease(c, k8sAppStoredRelease);
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    assert_int_equal(k8sCacheWith(c, "ns/r", readParam, &found), 0);
+    assert_true(found);
+    /* the same resourceVersion again (a re-watch): the new copy is released */
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    /* a new version replaces the old one's parameters */
+    cJSON_SetValuestring(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "resourceVersion"), "6");
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    /* recreated under the same name */
+    cJSON_SetValuestring(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "uid"), "u2");
+    cJSON_SetValuestring(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"), "resourceVersion"), "7");
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    found = 0;
+    assert_int_equal(k8sCacheWith(c, "ns/r", readParam, &found), 0);
+    assert_true(found);
+    assert_int_equal(k8sCacheWith(c, "ns/other", readParam, &found), -1);
+    /* a relist without it, then one with it, then deleted, then cleared */
+    k8sCacheReplaceBegin(c);
+    k8sCacheReplaceEnd(c);
+    assert_int_equal(k8sCacheCount(c), 0);
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 1, NULL, "", err, sizeof err), 0);
+    assert_int_equal(k8sCacheCount(c), 0);
+    assert_int_equal(k8sApplyObject(c, K8S_KIND_APPLICATION, o, 0, NULL, "", err, sizeof err), 0);
+    k8sCacheDestroy(c);
     cJSON_Delete(o);
 }
 
@@ -346,6 +476,15 @@ static void patch_replaces_or_adds_and_keeps_the_rest(void **state)
     assert_string_equal(cJSON_GetStringValue(param(params, 0, "value")), "false");
     assert_null(param(params, 0, "forceString"));
     cJSON_Delete(patch);
+    /* a hand-written entry repeating "value": the API would read the last one,
+     * so the patch keeps one, ours (found by tests/fuzz) */
+    params = patchParams("{\"metadata\":{\"resourceVersion\":\"77\"},\"spec\":{\"source\":{\"helm\":{\"parameters\":["
+                         "{\"name\":\"services.a.enabled\",\"value\":\"x\",\"value\":\"true\",\"forceString\":true,"
+                         "\"forceString\":false}]}}}}",
+                         "services.a.enabled", "false", 0, &patch);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(params, 0)), 2);
+    assert_string_equal(cJSON_GetStringValue(param(params, 0, "value")), "false");
+    cJSON_Delete(patch);
 }
 
 static void patch_refuses_what_it_cannot_guard(void **state)
@@ -379,7 +518,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decodes_root_and_child),
         cmocka_unit_test(decoding_odd_shapes),
-        cmocka_unit_test(many_parameters_are_marked_truncated),
+        cmocka_unit_test(every_parameter_is_kept),
+        cmocka_unit_test(one_service_s_parameters),
+        cmocka_unit_test(the_cache_owns_the_parameters),
         cmocka_unit_test(tracking_ids),
         cmocka_unit_test(owner_through_tracking_ids),
         cmocka_unit_test(owner_through_the_instance_label),

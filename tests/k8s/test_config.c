@@ -12,7 +12,9 @@
 #include <cmocka.h>
 
 #include "k8sConfig.h"
+#include "k8sExec.h"
 #include "k8sLog.h"
+#include "k8sNet.h"
 
 static char dir[256];
 
@@ -209,25 +211,35 @@ static void test_exec_cached_until_expiry(void **state)
     char err[512];
     k8sConfig *c;
     k8sCredentials cr;
+    unsigned long gen;
     (void)state;
     unlink(path("count"));
     writePlugin("2999-01-01T00:00:00Z");
     c = loadExecConfig();
     assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
     assert_string_equal(cr.token, "tok-1");
+    gen = cr.generation;
+    assert_true(gen > 0);
     k8sCredentialsFree(&cr);
-    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
+    assert_int_equal(k8sConfigTryCredentials(c, &cr, err, sizeof err), 0);
     assert_string_equal(cr.token, "tok-1");   /* cached: plugin not run again */
     k8sCredentialsFree(&cr);
     assert_string_equal(readCount(), "1\n");
-    k8sConfigInvalidate(c);                      /* after a 401 */
+    k8sConfigInvalidate(c, gen + 7);             /* a 401 to another generation's request */
+    assert_int_equal(k8sConfigTryCredentials(c, &cr, err, sizeof err), 0);
+    assert_string_equal(cr.token, "tok-1");
+    k8sCredentialsFree(&cr);
+    k8sConfigInvalidate(c, gen);                 /* a 401 to this one: run again at once */
     assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
     assert_string_equal(cr.token, "tok-2");
+    assert_true(cr.generation > gen);
     k8sCredentialsFree(&cr);
     k8sConfigFree(c);
 }
 
-static void test_exec_expired_reruns(void **state)
+/* An expirationTimestamp in the past is a failed run (said so), not a
+ * credential to re-run the plugin for on every request. */
+static void test_exec_already_expired(void **state)
 {
     char err[512];
     k8sConfig *c;
@@ -236,12 +248,26 @@ static void test_exec_expired_reruns(void **state)
     unlink(path("count"));
     writePlugin("2000-01-01T00:00:00Z");
     c = loadExecConfig();
-    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
-    k8sCredentialsFree(&cr);
-    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
-    assert_string_equal(cr.token, "tok-2");
-    k8sCredentialsFree(&cr);
+    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), -1);
+    assert_non_null(strstr(err, "gave a credential that had already expired"));
+    assert_non_null(strstr(err, "running it again in"));
+    assert_int_equal(k8sConfigTryCredentials(c, &cr, err, sizeof err), -1);
+    assert_string_equal(readCount(), "1\n");
     k8sConfigFree(c);
+}
+
+/* Wait (bounded) for the next failure whose words contain `words`. */
+static void waitForError(k8sConfig *c, const char *words, double bound)
+{
+    char err[512] = "";
+    k8sCredentials cr;
+    double t0 = k8sNow();
+    while (!strstr(err, words)) {
+        if (k8sNow() - t0 > bound)
+            fail_msg("no \"%s\" within %.0f s; last: %s", words, bound, err);
+        assert_int_not_equal(k8sConfigTryCredentials(c, &cr, err, sizeof err), 0);
+        usleep(20000);
+    }
 }
 
 static void test_exec_failures(void **state)
@@ -254,12 +280,119 @@ static void test_exec_failures(void **state)
     c = loadExecConfig();
     assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), -1);
     assert_non_null(strstr(err, "failed (exit status 1)"));
+    /* the next runs come after the back-off (1 s, then 2 s), whoever asks meanwhile */
     writeFile("plugin.sh", "#!/bin/sh\necho not json\n", 0700);
-    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), -1);
-    assert_non_null(strstr(err, "did not print an ExecCredential"));
+    waitForError(c, "did not print an ExecCredential", 5);
     unlink(path("plugin.sh"));
-    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), -1);
-    assert_non_null(strstr(err, "plugin.sh not found"));
+    waitForError(c, "plugin.sh not found", 8);
+    k8sConfigFree(c);
+}
+
+/* Issue 18 item 12: the plugin ran on the caller's thread (the network
+ * thread), up to 30 s each time. Now asking never waits for it. */
+static void test_exec_never_blocks(void **state)
+{
+    char err[512];
+    k8sConfig *c;
+    k8sCredentials cr;
+    double t0, longest = 0;
+    int pending = 0, rc;
+    (void)state;
+    writeFile("plugin.sh", "#!/bin/sh\nsleep 2\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+              "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"slow\"}}'\n", 0700);
+    c = loadExecConfig();
+    t0 = k8sNow();
+    do {
+        double t = k8sNow();
+        rc = k8sConfigTryCredentials(c, &cr, err, sizeof err);
+        t = k8sNow() - t;
+        if (t > longest)
+            longest = t;
+        pending += rc == 1;
+        if (k8sNow() - t0 > 10)
+            fail_msg("no credential after 10 s");
+        usleep(10000);
+    } while (rc == 1);
+    assert_int_equal(rc, 0);
+    assert_string_equal(cr.token, "slow");
+    k8sCredentialsFree(&cr);
+    print_message("# slow plugin (2 s): %d calls answered 'not yet', the longest in %.3f ms; credential after %.2f s\n",
+                  pending, longest * 1e3, k8sNow() - t0);
+    assert_true(pending > 10);
+    assert_true(longest < 0.1);
+    k8sConfigFree(c);
+}
+
+static unsigned long execRuns(k8sConfig *c)
+{
+    k8sExecStats st;
+    k8sExecGetStats(k8sConfigExec(c), &st);
+    return st.runs;
+}
+
+/* A plugin that keeps failing is run on the back-off schedule (1, 2, 4 s
+ * +/- 20 %), however often it is asked for: here 100 times a second. */
+static void test_exec_backoff(void **state)
+{
+    char err[512], script[1024];
+    k8sConfig *c;
+    k8sCredentials cr;
+    double t0;
+    unsigned long asks = 0, runs;
+    (void)state;
+    unlink(path("count"));
+    snprintf(script, sizeof script, "#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0); echo $((n+1)) > %s\nexit 1\n",
+             path("count"), path("count"));
+    writeFile("plugin.sh", script, 0700);
+    c = loadExecConfig();
+    t0 = k8sNow();
+    while (k8sNow() - t0 < 6.0) {
+        assert_int_not_equal(k8sConfigTryCredentials(c, &cr, err, sizeof err), 0);
+        asks++;
+        usleep(10000);
+    }
+    runs = execRuns(c);
+    print_message("# failing plugin, asked %lu times in 6 s: run %lu times (%s)\n", asks, runs, readCount());
+    /* at 0, 0.8-1.2, 2.4-3.6 and maybe 5.6-8.4 s */
+    assert_true(runs >= 3 && runs <= 4);
+    assert_int_equal((unsigned long)atol(readCount()), runs);
+    k8sConfigFree(c);
+}
+
+/* A credential with an expiry is renewed before it, on the plugin's thread:
+ * whoever asks always gets a valid one, never "not yet". */
+static void test_exec_refreshed_before_expiry(void **state)
+{
+    char err[512], last[32] = "", script[1024];
+    k8sConfig *c;
+    k8sCredentials cr;
+    double t0;
+    int distinct = 0;
+    (void)state;
+    unlink(path("count"));
+    snprintf(script, sizeof script, "#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0); echo $((n+1)) > %s\n"
+             "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+             "\"status\":{\"token\":\"tok-'$((n+1))'\",\"expirationTimestamp\":\"'"
+             "$(date -u -d '+4 seconds' +%%Y-%%m-%%dT%%H:%%M:%%SZ)'\"}}'\n", path("count"), path("count"));
+    writeFile("plugin.sh", script, 0700);
+    c = loadExecConfig();
+    assert_int_equal(k8sConfigGetCredentials(c, &cr, err, sizeof err), 0);
+    k8sCredentialsFree(&cr);
+    t0 = k8sNow();
+    while (k8sNow() - t0 < 10.0) {
+        int rc = k8sConfigTryCredentials(c, &cr, err, sizeof err);
+        if (rc != 0)
+            fail_msg("at %.2f s: %d (%s)", k8sNow() - t0, rc, err);
+        if (strcmp(cr.token, last) != 0) {
+            distinct++;
+            snprintf(last, sizeof last, "%s", cr.token);
+        }
+        k8sCredentialsFree(&cr);
+        usleep(20000);
+    }
+    print_message("# 3-4 s credentials over 10 s: %d distinct, plugin run %lu times\n", distinct, execRuns(c));
+    assert_true(distinct >= 3);
+    assert_true(execRuns(c) <= 6);
     k8sConfigFree(c);
 }
 
@@ -427,13 +560,18 @@ static void test_base64(void **state)
 
 int main(void)
 {
+    if (getenv("K8S_DEBUG"))
+        k8sDebug = atoi(getenv("K8S_DEBUG"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_and_ca_data),
         cmocka_unit_test(test_client_cert_data_and_files),
         cmocka_unit_test(test_token_file_rotates),
         cmocka_unit_test(test_exec_cached_until_expiry),
-        cmocka_unit_test(test_exec_expired_reruns),
+        cmocka_unit_test(test_exec_already_expired),
         cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_exec_never_blocks),
+        cmocka_unit_test(test_exec_backoff),
+        cmocka_unit_test(test_exec_refreshed_before_expiry),
         cmocka_unit_test(test_merge_and_named_context),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_insecure_logged),

@@ -8,15 +8,18 @@
 # QSRV, pvDatabase, pvaClient: libraries, headers, dbd, tools, cfg); the tree is a
 # copy of this work tree's files (tracked and new, not ignored ones) with
 # configure/RELEASE.local pointing at that Base. Both live in OUT (default
-# $IOCMGR_CACHE/pva-ca-only); the tree is copied with its timestamps, so a second
-# run rebuilds only what changed. Prints the top of the built tree on its last line.
+# $IOCMGR_CACHE/pva-ca-only-<hash of the work tree's path>); the tree is copied afresh and built from clean each
+# run (a kept build mixed objects of another work tree with this one's sources, and
+# dependency files naming removed files make EPICS' make loop). Prints the top of the
+# built tree on its last line.
 #
 # Usage: tests/pva/ca-only.sh [OUT]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
-out=${1:-$cache/pva-ca-only}
+# one per work tree: two trees (a CI clone and a developer's) must not share the copy
+out=${1:-$cache/pva-ca-only-$(printf '%s' "$top" | sha256sum | cut -c1-8)}
 jobs=${IOCMGR_BUILD_JOBS:-2}
 
 say() { echo "ca-only: $*" >&2; }
@@ -52,8 +55,9 @@ fi
 
 # ---- the tree, pointed at it ---------------------------------------------
 tree=$out/top
+rm -rf "$tree"
 mkdir -p "$tree"
-(cd "$top" && git ls-files -co --exclude-standard -z) | (cd "$top" && xargs -0 cp -p --parents -t "$tree")
+(cd "$top" && git ls-files -co --exclude-standard -z) | (cd "$top" && xargs -0 cp --parents -t "$tree")
 echo "EPICS_BASE = $cabase" >"$tree/configure/RELEASE.local"
 rm -f "$tree/configure/RELEASE.deps"
 

@@ -11,16 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "k8sArgo.h"
 #include "k8sClient.h"
+#include "k8sLog.h"
 #include "k8sNet.h"
 #include "k8sWatch.h"
 #include "k8sCache.h"
 
 #define NS "iocmgr-k8s-test"
+#define NOCRD "iocmgr-k8s-test-apps"   /* test_argo_not_installed's Applications */
 #define DEMO "bl46p-iocs"
 
 static const char *clusterDir;
@@ -108,6 +112,50 @@ static int countSeen(int from, const char *a, const char *b)
     return n;
 }
 
+/* The Kubernetes layer's own log (k8sSetLogger), for "said once" checks:
+ * level and text of every line, level 0 also to stderr as by default. */
+typedef struct klogger {
+    pthread_mutex_t lock;
+    int level[4096];
+    char text[4096][512];
+    int n;
+} klogger;
+
+static klogger klog = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void captureLog(int level, const char *msg)
+{
+    pthread_mutex_lock(&klog.lock);
+    if (klog.n < 4096) {
+        klog.level[klog.n] = level;
+        snprintf(klog.text[klog.n++], sizeof klog.text[0], "%s", msg);
+    }
+    pthread_mutex_unlock(&klog.lock);
+    if (level == 0)
+        fprintf(stderr, "# k8s: %s\n", msg);
+}
+
+static int klogMark(void)
+{
+    int n;
+    pthread_mutex_lock(&klog.lock);
+    n = klog.n;
+    pthread_mutex_unlock(&klog.lock);
+    return n;
+}
+
+/* lines from `from` at `level` (-1: any) containing a and b (b may be NULL) */
+static int klogCount(int from, int level, const char *a, const char *b)
+{
+    int i, n = 0;
+    pthread_mutex_lock(&klog.lock);
+    for (i = from; i < klog.n; i++)
+        if ((level < 0 || klog.level[i] == level) && strstr(klog.text[i], a) && (!b || strstr(klog.text[i], b)))
+            n++;
+    pthread_mutex_unlock(&klog.lock);
+    return n;
+}
+
 static int isConnected(void)
 {
     int c;
@@ -166,6 +214,8 @@ static k8sClient *newClient(const char *kubeconfig, const char *ns, k8sClientCal
     o.kubeconfig = kubeconfig;
     o.namespace_ = ns;
     o.watchTimeoutSeconds = 60;
+    /* Argo CD's CRD is installed during the run (test_argo_not_installed): seen within 2 s */
+    o.optionalRecheckSeconds = 2;
     if (k8sClientCreate(&o, cb, &c, err, sizeof err))
         fail_msg("create: %s", err);
     return c;
@@ -245,6 +295,7 @@ static int groupSetup(void **state)
     (void)state;
     clusterDir = getenv("IOCMGR_CLUSTER_DIR");
     assert_non_null(clusterDir);
+    k8sSetLogger(captureLog);
     sh("kubectl delete namespace " NS " --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1");
     assert_int_equal(sh("kubectl create namespace " NS " >/dev/null"), 0);
     client = newClient(NULL, NS, &cb);
@@ -678,6 +729,29 @@ static void test_forced_410(void **state)
  * guard, RBAC and the bad cases. The controller's reaction is the test bed's
  * business (tests/argocd). */
 
+static int crdInstalled;
+
+/* Argo CD's Application CRD (run.sh exports its file; it removed the CRD first
+ * unless Applications of other namespaces live in it), served. */
+static int installCrd(void)
+{
+    if (crdInstalled)
+        return 1;
+    if (sh("kubectl get crd applications.argoproj.io >/dev/null 2>&1") != 0 &&
+        sh("kubectl create -f '%s' >/dev/null", getenv("IOCMGR_ARGO_CRD")) != 0)
+        return 0;
+    /* jsonpath fails (loudly) until the first condition exists */
+    crdInstalled = sh("test \"$(kubectl get crd applications.argoproj.io -o "
+                      "jsonpath='{.status.conditions[?(@.type==\"Established\")].status}' 2>/dev/null)\" = True") == 0;
+    return crdInstalled;
+}
+
+static int appCached(k8sClient *c, const char *name)
+{
+    k8sApp a;
+    return k8sClientGetApp(c, NS, name, &a) == 0;
+}
+
 #define ROOT_TRACKING "argocd.argoproj.io/tracking-id: " NS "_it-root:argoproj.io/Application:" NS "/it-argo"
 
 static void applyApp(const char *name, const char *annotations, const char *source)
@@ -701,10 +775,8 @@ static int appRv(const char *name, char *rv, size_t len)
 
 static int appHas(const char *name, const char *param, const char *value)
 {
-    k8sApp a;
     char v[256];
-    return k8sClientGetApp(client, NS, name, &a) == 0 && k8sAppParam(&a, param, v, sizeof v) == 0 &&
-           strcmp(v, value) == 0;
+    return k8sClientAppParam(client, NS, name, param, v, sizeof v) == 0 && strcmp(v, value) == 0;
 }
 
 static int ownerProblem(const char *instance, const char *words)
@@ -737,6 +809,7 @@ static void test_argo(void **state)
         skip();   /* run.sh says why: argo-crd.sh could not get the CRD */
         return;
     }
+    WAIT_FOR(installCrd(), 90);
     applyApp("it-root", "",
              "  source:\n    repoURL: file:///nowhere/deploy.git\n    path: apps\n    targetRevision: main\n"
              "    helm: {parameters: [{name: other.thing, value: '1.10', forceString: true}]}\n"
@@ -854,6 +927,516 @@ static void test_argo(void **state)
     sh("kubectl delete -n " NS " sts it-argo --wait=false >/dev/null");
 }
 
+/* ------------------------------------------- Argo CD not installed, then installed */
+
+/* Issue 18 item 11: without Argo CD the Applications list got 404 and was
+ * retried every ~30 s for ever with a log line each time, while the log said
+ * "Argo CD Applications watched". Now: in sync without them, said once in
+ * words, re-checked quietly, and picked up when the CRD is installed later. */
+static void test_argo_not_installed(void **state)
+{
+    k8sClientCallbacks cb = { NULL, NULL, NULL, NULL, NULL };
+    k8sClientOptions o;
+    k8sClient *c;
+    k8sArgoOwner owner;
+    char err[512];
+    int mark = klogMark(), saved = k8sDebug, requests, said;
+    double t0, window, tInstalled, seenAfter;
+    (void)state;
+    if (!getenv("IOCMGR_ARGO_CRD") || getenv("IOCMGR_ARGO_CRD_KEPT")) {
+        print_message("# %s\n", getenv("IOCMGR_ARGO_CRD_KEPT") ? getenv("IOCMGR_ARGO_CRD_KEPT")
+                                                                : "no Application CRD file (argo-crd.sh)");
+        skip();
+        return;
+    }
+    assert_int_not_equal(sh("kubectl get crd applications.argoproj.io >/dev/null 2>&1"), 0);
+    /* Applications in a namespace of their own (EC_TARGET=<ns>/<root> style), so
+     * that this client's requests are told from the suite client's */
+    sh("kubectl delete namespace " NOCRD " --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1");
+    assert_int_equal(sh("kubectl create namespace " NOCRD " >/dev/null"), 0);
+    applySts("it-late", 0, ", ioc: 'true'");
+    assert_int_equal(sh("kubectl annotate -n " NS " sts it-late --overwrite "
+                        "argocd.argoproj.io/tracking-id=" NOCRD "_it-late:apps/StatefulSet:" NS "/it-late >/dev/null"), 0);
+    memset(&o, 0, sizeof o);
+    o.namespace_ = NS;
+    o.appNamespace = NOCRD;
+    o.watchTimeoutSeconds = 60;
+    o.optionalRecheckSeconds = 3;
+    k8sDebug = 2;        /* every request in the log: the 404s are counted */
+    if (k8sClientCreate(&o, &cb, &c, err, sizeof err))
+        fail_msg("create: %s", err);
+    assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+    t0 = k8sNow();
+    WAIT_FOR(k8sClientConnected(c, NULL, 0), 20);
+    WAIT_FOR(k8sClientGetInstance(c, "it-late", &(k8sInstance){0}) == 0, 20);
+    /* three re-checks' worth of time, then count */
+    while (k8sNow() - t0 < 10.5)
+        usleep(100000);
+    window = k8sNow() - t0;
+    requests = klogCount(mark, 2, "GET /apis/argoproj.io/v1alpha1/namespaces/" NOCRD "/applications", "-> 404");
+    said = klogCount(mark, 0, "Argo CD Applications (applications.argoproj.io) in namespace " NOCRD,
+                     "Argo CD is not installed in this cluster");
+    print_message("# without the CRD: %d list requests (404) in %.1f s with a 3 s re-check; said %d time(s) at "
+                  "level 0, %d time(s) at level 2\n", requests, window, said,
+                  klogCount(mark, 2, "in namespace " NOCRD ": not served", NULL));
+    assert_int_equal(said, 1);
+    assert_int_equal(klogCount(mark, 0, "Argo CD Applications watched in namespace " NOCRD, NULL), 0);
+    assert_int_equal(klogCount(mark, 1, NOCRD, NULL), 0);     /* nothing per retry */
+    assert_true(requests >= 3 && requests <= 5);
+    assert_true(k8sClientConnected(c, NULL, 0));
+    k8sClientArgoOwner(c, "it-late", &owner);
+    assert_true(owner.managed);
+    assert_non_null(strstr(owner.problem, "Argo CD is not installed in this cluster"));
+
+    /* installed while it runs: picked up at the next re-check */
+    WAIT_FOR(installCrd(), 90);
+    tInstalled = k8sNow();
+    assert_int_equal(sh("kubectl apply -n " NOCRD " -f - >/dev/null <<'EOF'\n"
+                        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: it-late}\n"
+                        "spec:\n  project: default\n  destination: {name: in-cluster, namespace: " NS "}\n"
+                        "  source: {repoURL: 'file:///nowhere/services.git', path: services/it-late}\nEOF"), 0);
+    WAIT_FOR(k8sClientGetApp(c, NOCRD, "it-late", &(k8sApp){0}) == 0, 20);
+    seenAfter = k8sNow() - tInstalled;
+    print_message("# the CRD installed: an Application seen %.1f s later\n", seenAfter);
+    assert_int_equal(klogCount(mark, 0, "in namespace " NOCRD, "available now"), 1);
+    assert_int_equal(klogCount(mark, 0, "Argo CD Applications watched in namespace " NOCRD, NULL), 1);
+    k8sClientArgoOwner(c, "it-late", &owner);
+    assert_true(owner.haveChild);
+    assert_null(strstr(owner.problem, "not installed"));
+    k8sDebug = saved;
+    k8sClientDestroy(c);
+    /* the suite's own client, started without the CRD, has it too */
+    applyApp("it-late", "", "  source:\n    repoURL: file:///nowhere/services.git\n    path: services/it-late\n");
+    WAIT_FOR(appCached(client, "it-late"), 20);
+    sh("kubectl delete namespace " NOCRD " --wait=false >/dev/null; kubectl delete -n " NS " application it-late "
+       "--wait=false >/dev/null; kubectl delete -n " NS " sts it-late --wait=false >/dev/null");
+}
+
+/* Issue 18 item 7: a root's parameters were cut at 2 KB (~45 overrides):
+ * past the cut, an instance's OVERRIDE/ENABLED read git. A root of 200
+ * services' overrides, the instance's own last. */
+static void test_argo_many_overrides(void **state)
+{
+    FILE *f;
+    char file[600], v[64];
+    k8sArgoOwner o;
+    k8sInstance inst;
+    int i;
+    (void)state;
+    if (!getenv("IOCMGR_ARGO_CRD")) {
+        skip();
+        return;
+    }
+    WAIT_FOR(installCrd(), 90);
+    snprintf(file, sizeof file, "%s/it-root-200.yaml", clusterDir);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: it-root-200\n  namespace: " NS "\n"
+               "spec:\n  project: default\n  destination: {name: in-cluster, namespace: " NS "}\n"
+               "  source:\n    repoURL: file:///nowhere/deploy.git\n    path: apps\n    targetRevision: main\n"
+               "    helm:\n      parameters:\n");
+    for (i = 0; i < 199; i++)
+        fprintf(f, "      - {name: services.bl46p-ea-ioc-%03d.enabled, value: '%s'}\n", i, i % 2 ? "true" : "false");
+    fprintf(f, "      - {name: services.it-many.enabled, value: 'false'}\n"
+               "      - {name: services.it-many.targetRevision, value: '2024.5.1', forceString: true}\n"
+               "status:\n  sourceType: Helm\n  sync: {status: Synced}\n  health: {status: Healthy}\n");
+    fclose(f);
+    assert_int_equal(sh("kubectl create -f %s >/dev/null", file), 0);
+    applyApp("it-many", "argocd.argoproj.io/tracking-id: " NS "_it-root-200:argoproj.io/Application:" NS "/it-many",
+             "  source:\n    repoURL: file:///nowhere/services.git\n    path: services/it-many\n"
+             "    helm: {parameters: [{name: global.enabled, value: 'true'}]}");
+    applySts("it-many", 0, ", ioc: 'true'");
+    assert_int_equal(sh("kubectl annotate -n " NS " sts it-many --overwrite "
+                        "argocd.argoproj.io/tracking-id=" NS "_it-many:apps/StatefulSet:" NS "/it-many >/dev/null"), 0);
+    WAIT_FOR(k8sClientGetInstance(client, "it-many", &inst) == 0 && inst.argoTrackingId[0] &&
+             appCached(client, "it-root-200") && appCached(client, "it-many"), 20);
+    k8sClientArgoOwner(client, "it-many", &o);
+    assert_true(o.haveRoot);
+    assert_string_equal(o.problem, "");
+    /* what the instance's records read: its own service's overrides, whole */
+    assert_int_equal(k8sAppParam(&o.root, "services.it-many.enabled", v, sizeof v), 0);
+    assert_string_equal(v, "false");
+    assert_int_equal(k8sAppParam(&o.root, "services.it-many.targetRevision", v, sizeof v), 0);
+    assert_string_equal(v, "2024.5.1");
+    assert_false(o.root.paramsTruncated);
+    /* and every other one is kept */
+    for (i = 0; i < 199; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "services.bl46p-ea-ioc-%03d.enabled", i);
+        assert_int_equal(k8sClientAppParam(client, NS, "it-root-200", name, v, sizeof v), 0);
+        assert_string_equal(v, i % 2 ? "true" : "false");
+    }
+    sh("kubectl delete -n " NS " application it-root-200 it-many --wait=false >/dev/null; "
+       "kubectl delete -n " NS " sts it-many --wait=false >/dev/null");
+}
+
+/* ---------------------------------------------- exec credential plugin */
+
+/* A real exec plugin (client.authentication.k8s.io/v1) against the real API:
+ * each run mints a ServiceAccount token bound to a Secret of its own
+ * (kubectl create token --bound-object-kind Secret) and declares it expiring
+ * `life` s later; the expirer below deletes that Secret when the declared
+ * time comes, after which the API refuses the token (401): a real expiry.
+ * The plugin's behaviour is switched through files: mode ok|slow|fail, sleep
+ * (s, slow), life (s). It counts its runs in `runs` and logs start/end. */
+typedef struct execBed {
+    char dir[600], kubeconfig[700];
+    pthread_t expirer;
+    int stop, deleted;
+    long lastDeleted;
+} execBed;
+
+static execBed bed;
+
+static void bedSet(const char *file, const char *value)
+{
+    char path[700];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", bed.dir, file);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", value);
+    fclose(f);
+}
+
+static long bedRuns(void)
+{
+    char path[700];
+    long n = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/runs", bed.dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fscanf(f, "%ld", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    return n;
+}
+
+static void *expirerThread(void *arg)
+{
+    char path[700];
+    (void)arg;
+    snprintf(path, sizeof path, "%s/issued", bed.dir);
+    while (!__atomic_load_n(&bed.stop, __ATOMIC_SEQ_CST)) {
+        FILE *f = fopen(path, "r");
+        long n, exp;
+        if (f) {
+            while (fscanf(f, "%ld %ld", &n, &exp) == 2)
+                if (n > bed.lastDeleted && exp <= (long)time(NULL)) {
+                    sh("kubectl -n " NS " delete secret it-exec-tok-%ld --wait=false >/dev/null 2>&1", n);
+                    bed.lastDeleted = n;
+                    __atomic_add_fetch(&bed.deleted, 1, __ATOMIC_SEQ_CST);
+                }
+            fclose(f);
+        }
+        usleep(100000);
+    }
+    return NULL;
+}
+
+static void bedStart(void)
+{
+    FILE *f;
+    char path[700];
+    snprintf(bed.dir, sizeof bed.dir, "%s/it-exec", clusterDir);
+    assert_int_equal(sh("rm -rf %s && mkdir -p %s", bed.dir, bed.dir), 0);
+    assert_int_equal(sh("kubectl -n " NS " create serviceaccount it-exec >/dev/null && "
+                        "kubectl -n " NS " create rolebinding it-exec --clusterrole=admin "
+                        "--serviceaccount=" NS ":it-exec >/dev/null"), 0);
+    snprintf(path, sizeof path, "%s/plugin.sh", bed.dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n"
+               "d=%s\n"
+               "n=$(cat $d/runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/runs\n"
+               "echo \"start $n $(date +%%s.%%N)\" >> $d/log\n"
+               "mode=$(cat $d/mode)\n"
+               "if [ \"$mode\" = fail ]; then echo \"end $n $(date +%%s.%%N) fail\" >> $d/log; "
+               "echo 'it-exec: login required' >&2; exit 1; fi\n"
+               "[ \"$mode\" = slow ] && sleep \"$(cat $d/sleep)\"\n"
+               "kubectl -n " NS " create secret generic it-exec-tok-$n >/dev/null || exit 2\n"
+               "tok=$(kubectl -n " NS " create token it-exec --bound-object-kind Secret "
+               "--bound-object-name it-exec-tok-$n --duration 10m) || exit 3\n"
+               "exp=$(( $(date +%%s) + $(cat $d/life) ))\n"
+               "echo \"$tok\" > $d/token-$n\n"
+               "echo \"$n $exp\" >> $d/issued\n"
+               "echo \"end $n $(date +%%s.%%N) ok\" >> $d/log\n"
+               "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+               "\"status\":{\"token\":\"%%s\",\"expirationTimestamp\":\"%%s\"}}\\n' \"$tok\" "
+               "\"$(date -u -d @$exp +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n", bed.dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(bed.kubeconfig, sizeof bed.kubeconfig, "%s/kubeconfig", bed.dir);
+    f = fopen(bed.kubeconfig, "w");
+    assert_non_null(f);
+    fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: it-exec\n"
+               "clusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority: %s\n"
+               "contexts:\n- name: it-exec\n  context: {cluster: c, user: u, namespace: " NS "}\n"
+               "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+               "      command: ./plugin.sh\n      interactiveMode: Never\n",
+               getenv("IOCMGR_API_URL"), getenv("IOCMGR_CA_FILE"));
+    fclose(f);
+    bedSet("mode", "ok");
+    bedSet("sleep", "0");
+    bedSet("life", "600");
+    bed.stop = 0;
+    bed.deleted = 0;
+    bed.lastDeleted = 0;
+    assert_int_equal(pthread_create(&bed.expirer, NULL, expirerThread, NULL), 0);
+}
+
+static void bedStop(void)
+{
+    __atomic_store_n(&bed.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(bed.expirer, NULL);
+    sh("kubectl -n " NS " delete serviceaccount it-exec --wait=false >/dev/null 2>&1; "
+       "kubectl -n " NS " delete rolebinding it-exec --wait=false >/dev/null 2>&1");
+}
+
+static int execConnected;
+static void onExecSync(void *arg, int connected, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+    __atomic_store_n(&execConnected, connected, __ATOMIC_SEQ_CST);
+}
+
+static k8sClient *execClient(void)
+{
+    k8sClientCallbacks cb = { NULL, NULL, NULL, onExecSync, NULL };
+    k8sClient *c = newClient(bed.kubeconfig, NS, &cb);
+    char err[512];
+    __atomic_store_n(&execConnected, 0, __ATOMIC_SEQ_CST);
+    assert_int_equal(k8sClientStart(c, err, sizeof err), 0);
+    return c;
+}
+
+/* The number of the plugin's run under way (its log's last line is its
+ * start), 0 when none runs. */
+static long pluginRunning(void)
+{
+    char path[700], line[128], last[128] = "";
+    long n = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/log", bed.dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        while (fgets(line, sizeof line, f))
+            snprintf(last, sizeof last, "%s", line);
+        fclose(f);
+    }
+    return sscanf(last, "start %ld", &n) == 1 ? n : 0;
+}
+
+/* The plugin's runs as [start, end] (CLOCK_REALTIME s), from its log. */
+static int pluginRuns(double (*runs)[2], int max)
+{
+    char path[700], what[8], how[8];
+    double t;
+    long n;
+    int count = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/log", bed.dir);
+    f = fopen(path, "r");
+    memset(runs, 0, sizeof *runs * (size_t)max);
+    if (!f)
+        return 0;
+    while (fscanf(f, "%7s %ld %lf", what, &n, &t) == 3) {
+        if (strcmp(what, "end") == 0 && fscanf(f, "%7s", how) != 1)
+            break;
+        if (n >= 1 && n <= max) {
+            runs[n - 1][strcmp(what, "start") == 0 ? 0 : 1] = t;
+            if (n > count)
+                count = (int)n;
+        }
+    }
+    fclose(f);
+    return count;
+}
+
+static double wallNow(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Commands (a scale to 1, what START sends) every `every` s for `seconds`,
+ * each waited for: their latencies and wall-clock send times, and whether
+ * any failed. */
+typedef struct flow {
+    double sent[512], took[512];
+    int n, failed;
+    char firstFailure[600];
+} flow;
+
+/* No cmocka assertion here: it also runs on a thread of its own. */
+static void commandFlow(k8sClient *c, double seconds, double every, flow *fl)
+{
+    double t0 = k8sNow();
+    memset(fl, 0, sizeof *fl);
+    while (k8sNow() - t0 < seconds && fl->n < 512) {
+        waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        char err[512];
+        double t = k8sNow(), next = t + every;
+        fl->sent[fl->n] = wallNow();
+        if (k8sClientScale(c, "it-exec-sts", 1, onDone, &w, err, sizeof err) != 0) {
+            if (!fl->failed++)
+                snprintf(fl->firstFailure, sizeof fl->firstFailure, "not queued: %.500s", err);
+            break;
+        }
+        while (!isDone(&w) && k8sNow() - t < 60)
+            usleep(2000);
+        fl->took[fl->n++] = k8sNow() - t;
+        if ((!isDone(&w) || !w.res.ok) && !fl->failed++)
+            snprintf(fl->firstFailure, sizeof fl->firstFailure, "%ld %.500s", w.res.httpStatus,
+                     isDone(&w) ? w.res.message : "no answer within 60 s");
+        if (!isDone(&w))
+            break;           /* its waiter goes out of scope: never leave one pending */
+        while (k8sNow() < next)
+            usleep(10000);
+    }
+}
+
+typedef struct flowJob {
+    k8sClient *c;
+    double seconds, every;
+    flow *fl;
+} flowJob;
+
+static void *flowThread(void *arg)
+{
+    flowJob *j = arg;
+    commandFlow(j->c, j->seconds, j->every, j->fl);
+    return NULL;
+}
+
+/* Issue 18 item 12: the exec plugin ran on the network thread, blocking
+ * every watch and command for as long as it took, and after a failure every
+ * retry re-ran it. Three cases against the real API. */
+static void test_exec_plugin(void **state)
+{
+    k8sClient *c;
+    flow fl;
+    double runs[64][2], worstDuring = 0, worstWatch = 0, worstAll = 0;
+    int mark, saved = k8sDebug, i, j, nruns, during = 0, probes = 0;
+    long runs0, expired0, lastProbed;
+    char msg[600];
+    (void)state;
+    bedStart();
+    applySts("it-exec-sts", 1, ", ioc: 'true'");
+    k8sDebug = 2;        /* every answer in the log: a 401 is seen */
+    mark = klogMark();
+
+    /* 1. credentials of 6 s, really expiring: renewed before the API refuses them */
+    bedSet("life", "6");
+    c = execClient();
+    WAIT_FOR(__atomic_load_n(&execConnected, __ATOMIC_SEQ_CST), 30);
+    runs0 = bedRuns();
+    expired0 = __atomic_load_n(&bed.deleted, __ATOMIC_SEQ_CST);
+    commandFlow(c, 15, 0.25, &fl);
+    print_message("# 6 s credentials, 15 s of commands: %d sent, %d failed, plugin run %ld times, %ld tokens "
+                  "expired (their Secret deleted) meanwhile, %d answers 401\n", fl.n, fl.failed,
+                  bedRuns() - runs0, (long)__atomic_load_n(&bed.deleted, __ATOMIC_SEQ_CST) - expired0,
+                  klogCount(mark, 2, "-> 401", NULL));
+    if (fl.failed)
+        fail_msg("a command failed: %s", fl.firstFailure);
+    assert_int_equal(klogCount(mark, 2, "-> 401", NULL), 0);
+    assert_true(__atomic_load_n(&bed.deleted, __ATOMIC_SEQ_CST) - expired0 >= 2);
+    assert_true(bedRuns() - runs0 >= 2 && bedRuns() - runs0 <= 6);
+    /* the expiry is real: the first token is refused now */
+    assert_int_equal(sh("test \"$(curl -s -o /dev/null -w '%%{http_code}' --cacert %s -H \"Authorization: Bearer "
+                        "$(cat %s/token-1)\" %s/api/v1/namespaces/" NS "/pods)\" = 401",
+                        getenv("IOCMGR_CA_FILE"), bed.dir, getenv("IOCMGR_API_URL")), 0);
+
+    /* 2. a slow plugin (2 s) refreshing 10 s credentials (so 2.5 s early): commands
+     * and watch events keep flowing while it runs */
+    bedSet("sleep", "2");
+    bedSet("life", "10");
+    runs0 = bedRuns();
+    WAIT_FOR(bedRuns() > runs0 && !pluginRunning(), 20);   /* a 10 s credential in hand: the slow runs are refreshes */
+    bedSet("mode", "slow");
+    {
+        /* commands on a thread of their own while this one changes a label each
+         * time a slow run is under way, three runs */
+        flowJob job = { c, 28, 0.2, &fl };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, flowThread, &job), 0);
+        for (j = 0, lastProbed = 0; j < 3; j++) {
+            char desc[32];
+            k8sInstance inst;
+            double t0;
+            long run;
+            snprintf(desc, sizeof desc, "p%d", j);
+            WAIT_FOR((run = pluginRunning()) != 0 && run != lastProbed, 30);
+            lastProbed = run;
+            t0 = k8sNow();
+            assert_int_equal(sh("kubectl label -n " NS " sts it-exec-sts description=%s --overwrite >/dev/null", desc), 0);
+            WAIT_FOR(k8sClientGetInstance(c, "it-exec-sts", &inst) == 0 && strcmp(inst.labelDescription, desc) == 0, 30);
+            if (k8sNow() - t0 > worstWatch)
+                worstWatch = k8sNow() - t0;
+            probes += pluginRunning() == run;   /* seen while that run still went on */
+        }
+        pthread_join(t, NULL);
+    }
+    nruns = pluginRuns(runs, 64);
+    for (i = 0; i < fl.n; i++)
+        for (j = 0; j < nruns; j++)
+            if (runs[j][1] > runs[j][0] + 1.5 && fl.sent[i] >= runs[j][0] && fl.sent[i] <= runs[j][1]) {
+                during++;
+                if (fl.took[i] > worstDuring)
+                    worstDuring = fl.took[i];
+            }
+    for (i = 0; i < fl.n; i++)
+        if (fl.took[i] > worstAll)
+            worstAll = fl.took[i];
+    print_message("# slow plugin (2 s per run): %d commands, the slowest answered in %.3f s\n", fl.n, worstAll);
+    print_message("# slow plugin (2 s per run): %d commands sent while it ran, the slowest answered in %.3f s; "
+                  "%d label changes seen while it ran, the slowest %.3f s after kubectl was started "
+                  "(kubectl's own run included); %d answers 401\n",
+                  during, worstDuring, probes, worstWatch, klogCount(mark, 2, "-> 401", NULL));
+    if (fl.failed)
+        fail_msg("a command failed: %s", fl.firstFailure);
+    assert_true(during >= 15);
+    assert_true(worstDuring < 1.0);
+    assert_true(probes == 3);
+    assert_true(worstWatch < 2.0);
+    assert_int_equal(klogCount(mark, 2, "-> 401", NULL), 0);
+    k8sClientDestroy(c);
+
+    /* 3. a failing plugin is run on its back-off, not on every retry of five watches */
+    bedSet("mode", "fail");
+    runs0 = bedRuns();
+    c = execClient();
+    {
+        double t0 = k8sNow();
+        while (k8sNow() - t0 < 12)
+            usleep(100000);
+    }
+    k8sClientConnected(c, msg, sizeof msg);
+    print_message("# failing plugin, 12 s: run %ld times; not connected: %s\n", bedRuns() - runs0, msg);
+    assert_false(__atomic_load_n(&execConnected, __ATOMIC_SEQ_CST));
+    assert_non_null(strstr(msg, "plugin.sh failed (exit status 1)"));
+    /* at 0, 0.8-1.2, 2.4-3.6 and 5.6-8.4 s, maybe 12 s */
+    assert_true(bedRuns() - runs0 >= 3 && bedRuns() - runs0 <= 5);
+    /* it works again: picked up at the next run (the back-off is 8-16 s +/- 20 % by now), and the
+     * streams go at once, not after their own backoff */
+    bedSet("mode", "ok");
+    bedSet("life", "600");
+    WAIT_FOR(__atomic_load_n(&execConnected, __ATOMIC_SEQ_CST), 40);
+    {
+        double tConnected = wallNow(), gave;
+        nruns = pluginRuns(runs, 64);
+        gave = runs[nruns - 1][1];
+        print_message("# the plugin works again: in sync %.2f s after its run gave a credential\n", tConnected - gave);
+        assert_true(tConnected - gave < 3.0);
+    }
+    k8sClientDestroy(c);
+    k8sDebug = saved;
+    bedStop();
+    sh("kubectl delete -n " NS " sts it-exec-sts --wait=false >/dev/null");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -867,8 +1450,21 @@ int main(void)
         cmocka_unit_test(test_forbidden),
         cmocka_unit_test(test_apiserver_restart),
         cmocka_unit_test(test_forced_410),
+        cmocka_unit_test(test_exec_plugin),
+        cmocka_unit_test(test_argo_not_installed),
         cmocka_unit_test(test_argo),
+        cmocka_unit_test(test_argo_many_overrides),
     };
+    /* IT_K8S_ONLY="test_a test_b": only those (while working on them) */
+    struct CMUnitTest only[sizeof tests / sizeof tests[0]];
+    size_t i, n = 0;
+    const char *pick = getenv("IT_K8S_ONLY");
     cmocka_set_message_output(CM_OUTPUT_TAP);
+    if (pick && *pick) {
+        for (i = 0; i < sizeof tests / sizeof tests[0]; i++)
+            if (strstr(pick, tests[i].name))
+                only[n++] = tests[i];
+        return _cmocka_run_group_tests("k8s-integration", only, n, groupSetup, groupTeardown);
+    }
     return cmocka_run_group_tests_name("k8s-integration", tests, groupSetup, groupTeardown);
 }

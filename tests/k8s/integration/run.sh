@@ -35,18 +35,21 @@ check "limited ServiceAccount: 403 message" sh -c "'$build/iocmgr-k8s' --kubecon
 check "logs" sh -c "'$build/iocmgr-k8s' -n bl46p-iocs logs bl46p-ea-ioc-01-0 --tail 3 | grep -q 'log of pod'"
 check "owner of a Helm-only instance" sh -c "'$build/iocmgr-k8s' -n bl46p-iocs owner bl46p-ea-ioc-01 | grep -q 'no Argo CD Application owns it'"
 
-# Argo CD's own Application CRD, for test_argo (skipped without it)
-established() {  # the CRD is served (kubectl wait fails before its first condition exists)
-    for _ in $(seq 1 60); do
-        [ "$(kubectl get crd applications.argoproj.io -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ] && return 0
-        sleep 1
-    done
-    return 1
-}
-if crd=$(./integration/argo-crd.sh) && kubectl apply -f "$crd" >/dev/null && established; then
-    export IOCMGR_ARGO_CRD=1
+# Argo CD's own Application CRD (argo-crd.sh), for the Argo CD tests; skipped without it.
+# test_argo_not_installed starts a client on a cluster without it and installs it while the
+# client runs: the CRD is removed first, unless Applications of other namespaces live in it
+# (then only that test is skipped, and says why). The tests install it (it_k8s.c installCrd).
+if crd=$(./integration/argo-crd.sh); then
+    export IOCMGR_ARGO_CRD=$crd
+    others=$(kubectl get applications.argoproj.io -A --no-headers -o custom-columns=NS:.metadata.namespace 2>/dev/null |
+             grep -vx iocmgr-k8s-test | sort -u | tr '\n' ' ')
+    if [ -n "$others" ]; then
+        export IOCMGR_ARGO_CRD_KEPT="the Application CRD holds Applications in namespaces $others: not removed, so test_argo_not_installed cannot start without it"
+    else
+        kubectl delete crd applications.argoproj.io --ignore-not-found --wait=true --timeout=60s >/dev/null
+    fi
 else
-    echo "# test_argo is skipped: no Application CRD (argo-crd.sh needs go and the Go module proxy once)"
+    echo "# the Argo CD tests are skipped: no Application CRD (argo-crd.sh needs go and the Go module proxy once)"
 fi
 
 out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 $wrap "$build/it_k8s" 2>&1); st=$?
