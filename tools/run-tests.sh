@@ -110,8 +110,13 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
     export IOCMGR_APISERVER_PORT=${IOCMGR_TEST_APISERVER_PORT:-16543}
     export IOCMGR_ETCD_CLIENT_PORT=12479 IOCMGR_ETCD_PEER_PORT=12480
     export IOCMGR_CM_PORT=16357 IOCMGR_SCHEDULER_PORT=16359 IOCMGR_KWOK_PORT=16350
-    echo "=== local control plane (tests/cluster/up.sh)"
-    if tests/cluster/up.sh && tests/cluster/demo.sh; then
+    # the demo beamline's IOCs (and the Argo CD bed's) run on a real node (docs/node.md:
+    # kubelet, containerd; root, or sudo); kwok's fake node stays beside it for the pods
+    # that need what only kwok shows (the alarm suite's instances, pods of the suites'
+    # own): the real node then takes only pods that tolerate iocmgr.test/node. About
+    # 10 s more than a bed without the node (docs/node.md "Where each instance runs").
+    echo "=== local control plane and its real node (tests/cluster/up.sh, demo.sh)"
+    if IOCMGR_REAL_NODE=1 IOCMGR_KWOK_NODE=1 tests/cluster/up.sh && tests/cluster/demo.sh; then
         run_tap cluster-smoke tests/cluster/smoke.sh
         run_tap k8s-integration make -s -C tests/k8s integration
         deploy_suites=(tests/integration/test_cluster_deploy.py tests/integration/test_cluster_ibek.py)
@@ -194,7 +199,8 @@ if [ -z "${IOCMGR_TEST_UNIT_ONLY:-}" ]; then
                 failed=$((failed + 1))
                 failures+=("argocd-up")
             fi
-            tests/argocd/down.sh
+            # its beamline's pods go too: on the real node they would answer the demo's PVs
+            IOCMGR_ARGOCD_DELETE=1 tests/argocd/down.sh
             argocd_bed=""
         fi
         # the real Phoebus alarm server (Kafka, service-alarm-server) reading what
