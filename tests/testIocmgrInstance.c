@@ -1,5 +1,5 @@
-/* testIocmgrInstance.c - cmocka tests of the status derivation and the
- * expected-instances file. */
+/* testIocmgrInstance.c - cmocka tests of the status derivation (VERSION,
+ * ALIVE), the expected-instances file and the instance template's names. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 
 #include "iocmgrInstance.h"
 #include "iocmgrExpected.h"
+#include "iocmgrTemplate.h"
 
 #define NOW 1700000000LL
 #define GRACE 60.0
@@ -65,14 +66,131 @@ static void running_ready_is_running_without_alarm(void **state)
     assert_string_equal(v.message, "");
 }
 
-static void version_label_wins_over_tag(void **state)
+/* VERSION is the IOC's: the tag of the image it runs, not the chart label
+ * (helm.sh/chart, the same "ioc-instance-4.0.0" for every instance). */
+static void version_is_the_image_tag_not_the_chart_label(void **state)
 {
     k8sInstance i = sts(1);
     iocmgrView v;
     (void)state;
-    strcpy(i.labelVersion, "3.2.1");
+    strcpy(i.labelVersion, "ioc-instance-4.0.0");
     iocmgrDerive(&i, NULL, 0, NULL, NOW, GRACE, &v);
-    assert_string_equal(v.version, "3.2.1");
+    assert_string_equal(v.version, "2024.4.1");
+}
+
+/* An image pinned by digest says no version: the Helm app version /
+ * ioc_version label does, else the digest's start. */
+static void version_of_an_image_pinned_by_digest(void **state)
+{
+    char out[40];
+    (void)state;
+    iocmgrVersion("ghcr.io/x/ioc@sha256:0123456789abcdef0123", "3.2.1", out, sizeof out);
+    assert_string_equal(out, "3.2.1");
+    iocmgrVersion("ghcr.io/x/ioc@sha256:0123456789abcdef0123", "", out, sizeof out);
+    assert_string_equal(out, "sha256:0123456789ab");
+    iocmgrVersion("ghcr.io/x/ioc:1.2@sha256:0123456789abcdef0123", "3.2.1", out, sizeof out);
+    assert_string_equal(out, "1.2");
+    iocmgrVersion("registry:5000/x/ioc", "", out, sizeof out);
+    assert_string_equal(out, "");
+    iocmgrVersion("registry:5000/x/ioc:2024.4.1", "", out, sizeof out);
+    assert_string_equal(out, "2024.4.1");
+}
+
+/* ALIVE reads iocStats' UPTIME, a string: across an hour the hours change
+ * once, but the string every second. */
+static void alive_follows_the_string_not_its_hours(void **state)
+{
+    static const char *const uptime[] = {"00:59:57", "00:59:58", "00:59:59", "01:00:00", "01:00:01",
+                                         "1 day, 00:00:00", "2 days, 00:00:01"};
+    iocmgrAlive a;
+    int alarm;
+    size_t k;
+    (void)state;
+    memset(&a, 0, sizeof a);
+    for (k = 0; k < sizeof uptime / sizeof uptime[0]; k++) {
+        assert_true(iocmgrAliveUpdate(&a, 1, uptime[k], 1, NOW + (long long)k, &alarm));
+        assert_false(alarm);
+    }
+    /* the same string for longer than the window: frozen */
+    for (k = 1; k <= IOCMGR_ALIVE_WINDOW; k++)
+        assert_true(iocmgrAliveUpdate(&a, 1, "2 days, 00:00:01", 1, NOW + 6 + (long long)k, &alarm));
+    assert_false(iocmgrAliveUpdate(&a, 1, "2 days, 00:00:01", 1, NOW + 7 + IOCMGR_ALIVE_WINDOW, &alarm));
+    assert_true(alarm);
+    /* it moves again */
+    assert_true(iocmgrAliveUpdate(&a, 1, "2 days, 00:00:02", 1, NOW + 8 + IOCMGR_ALIVE_WINDOW, &alarm));
+    assert_false(alarm);
+}
+
+/* One alarm per fault: a pod that is not Ready (booting, crash-looping,
+ * stopped) is STATUS's to alarm on; Ready, ALIVE gives the CA link the window
+ * to connect. */
+static void alive_alarms_only_once_the_pod_is_ready(void **state)
+{
+    iocmgrAlive a;
+    int alarm;
+    long long t;
+    (void)state;
+    memset(&a, 0, sizeof a);
+    for (t = 0; t < 30; t++) {
+        assert_false(iocmgrAliveUpdate(&a, 0, NULL, 0, NOW + t, &alarm));
+        assert_false(alarm);
+    }
+    for (t = 30; t <= 30 + IOCMGR_ALIVE_WINDOW; t++) {
+        assert_false(iocmgrAliveUpdate(&a, 0, NULL, 1, NOW + t, &alarm));
+        assert_false(alarm);
+    }
+    assert_false(iocmgrAliveUpdate(&a, 0, NULL, 1, NOW + 31 + IOCMGR_ALIVE_WINDOW, &alarm));
+    assert_true(alarm);
+    /* the IOC answers again */
+    assert_true(iocmgrAliveUpdate(&a, 1, "00:01:00", 1, NOW + 40, &alarm));
+    assert_false(alarm);
+    /* the CA link goes: silent at once, and an alarm, as the pod is still Ready */
+    assert_false(iocmgrAliveUpdate(&a, 0, NULL, 1, NOW + 41, &alarm));
+    assert_true(alarm);
+}
+
+/* The longest record name of the instance template, as EPICS will see it:
+ * $(P)$(I):LOG_PREV_FETCH, 15 characters after the name; with the shipped
+ * prefix (19 characters) a name of 27 makes 61. */
+static void template_longest_record_name(void **state)
+{
+    iocmgrTemplate *t;
+    char err[256], longest[128];
+    size_t n;
+    (void)state;
+    assert_int_equal(iocmgrTemplateRead(TOP_DIR "/db/iocmgrInstance.template", &t, err, sizeof err), 0);
+    assert_true(iocmgrTemplateNameCount(t) > 30);
+    n = iocmgrTemplateLongest(t, "P=BL46P-CS-IOCMGR-01:,I=DIOC-EA-IOC-TWENTY-SEVEN-C1,NAME=x", longest, sizeof longest);
+    assert_int_equal(n, 61);
+    assert_string_equal(longest, "BL46P-CS-IOCMGR-01:DIOC-EA-IOC-TWENTY-SEVEN-C1:LOG_PREV_FETCH");
+    n = iocmgrTemplateLongest(t, "P=BL46P-CS-IOCMGR-01:,I=DIOC-EA-IOC-TWENTY-SIX-CH1,NAME=x", longest, sizeof longest);
+    assert_int_equal(n, 60);
+    iocmgrTemplateFree(t);
+    assert_int_not_equal(iocmgrTemplateRead("/nonexistent/x.template", &t, err, sizeof err), 0);
+    assert_non_null(strstr(err, "/nonexistent/x.template"));
+}
+
+/* The reader takes names from record() and alias() only, quoted or bare,
+ * with comments, fields and info() skipped. */
+static void template_names_from_records_and_aliases(void **state)
+{
+    char path[] = "/tmp/testIocmgrTemplateXXXXXX", longest[128];
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    iocmgrTemplate *t;
+    char err[256];
+    (void)state;
+    fputs("# record(ai, \"$(P)IN-A-COMMENT-THAT-IS-VERY-VERY-LONG\")\n"
+          "record(ai, \"$(P)A\") {\n  field(DESC, \"record(ai, $(P)NOT-A-RECORD-NAME-AT-ALL)\")\n"
+          "  alias(\"$(P)LONGER-ALIAS\")\n  info(x, \"y\")\n}\n"
+          "grecord(bo, $(P)BARE)\nalias(\"$(P)A\", \"$(P)TOP-LEVEL-ALIAS-LONGEST\")\n", f);
+    fclose(f);
+    assert_int_equal(iocmgrTemplateRead(path, &t, err, sizeof err), 0);
+    assert_int_equal(iocmgrTemplateNameCount(t), 4);
+    assert_int_equal(iocmgrTemplateLongest(t, "P=X:", longest, sizeof longest), strlen("X:TOP-LEVEL-ALIAS-LONGEST"));
+    assert_string_equal(longest, "X:TOP-LEVEL-ALIAS-LONGEST");
+    iocmgrTemplateFree(t);
+    unlink(path);
 }
 
 static void scaled_to_zero_without_pod_is_stopped_without_alarm(void **state)
@@ -478,7 +596,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(running_ready_is_running_without_alarm),
-        cmocka_unit_test(version_label_wins_over_tag),
+        cmocka_unit_test(version_is_the_image_tag_not_the_chart_label),
+        cmocka_unit_test(version_of_an_image_pinned_by_digest),
+        cmocka_unit_test(alive_follows_the_string_not_its_hours),
+        cmocka_unit_test(alive_alarms_only_once_the_pod_is_ready),
+        cmocka_unit_test(template_longest_record_name),
+        cmocka_unit_test(template_names_from_records_and_aliases),
         cmocka_unit_test(scaled_to_zero_without_pod_is_stopped_without_alarm),
         cmocka_unit_test(scaled_to_zero_with_pod_is_terminating),
         cmocka_unit_test(deleted_pod_is_terminating_and_replacement_is_shown),

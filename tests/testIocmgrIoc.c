@@ -7,20 +7,25 @@
 #include <unistd.h>
 
 #include <alarm.h>
+#include <callback.h>
 #include <dbAccess.h>
 #include <dbCommon.h>
 #include <dbStaticLib.h>
 #include <dbUnitTest.h>
+#include <epicsEvent.h>
 #include <epicsThread.h>
 #include <errlog.h>
 #include <testMain.h>
 
+#include "devIocmgr.h"
 #include "iocmgrManager.h"
 #include "iocmgrVersion.h"
 
 void testIocmgrIoc_registerRecordDeviceDriver(struct dbBase *);
 
 #define INST "TST:BL46P-TEST-01:"
+/* 52 characters, as long as a StatefulSet name may be: its records cannot exist */
+#define LONG_NAME "bl46p-test-with-a-name-kubernetes-allows-but-not-epic"
 
 /* Long strings (lsi) are read straight from the record, under its lock. */
 static void getLongString(const char *pv, char *buf, size_t len)
@@ -94,6 +99,125 @@ static void testIdleWithoutAlarm(void)
     }
 }
 
+static dbCommon *record(const char *pv)
+{
+    DBADDR addr;
+    if (dbNameToAddr(pv, &addr) != 0) testAbort("no PV %s", pv);
+    return addr.precord;
+}
+
+/* NAMES / UNMANAGED: one string, the names separated by a space. */
+static void getNames(const char *pv, char *buf, long len)
+{
+    DBADDR addr;
+    long n = len - 1;
+    if (dbNameToAddr(pv, &addr) != 0) testAbort("no PV %s", pv);
+    memset(buf, 0, len);
+    dbGetField(&addr, DBR_CHAR, buf, NULL, &n, NULL);
+}
+
+static epicsTimeStamp timeOf(const char *pv)
+{
+    dbCommon *prec = record(pv);
+    epicsTimeStamp t;
+    dbScanLock(prec);
+    t = prec->time;
+    dbScanUnlock(prec);
+    return t;
+}
+
+/* LOG and LOG_PREV are on a list of their own: a change of the instance (here
+ * a command refused) processes its other records, not 2 x LOG_NELM bytes of
+ * logs; storing a log processes them. A fetched log keeps what LOG shows, its
+ * tail from the first whole line. */
+static void testLogsKeepTheirTailOnTheirOwnList(iocmgrInst *inst)
+{
+    char *big;
+    epicsTimeStamp logBefore, statBefore;
+    size_t i, keep;
+    long nelm;
+    DBADDR addr;
+
+    logBefore = timeOf(INST "LOG");
+    statBefore = timeOf(INST "CMD_STAT");
+    epicsThreadSleep(0.02);
+    testdbPutFieldOk(INST "STOP", DBR_LONG, 1);      /* refused: the API is unreachable */
+    epicsThreadSleep(0.2);
+    testSyncCallback();
+    {
+        epicsTimeStamp s2 = timeOf(INST "CMD_STAT"), l2 = timeOf(INST "LOG");
+        testOk(!epicsTimeEqual(&s2, &statBefore), "the instance's records processed on its change");
+        testOk(epicsTimeEqual(&l2, &logBefore), "LOG not processed on the instance's change");
+    }
+    if (dbNameToAddr(INST "LOG", &addr) != 0) testAbort("no LOG");
+    nelm = addr.no_elements;
+    big = malloc(100000 + 1);
+    for (i = 0; i < 100000; i++) big[i] = (i % 50 == 49) ? '\n' : (char)('a' + i % 26);
+    big[100000] = '\0';
+    iocmgrStoreLog(inst, 0, big, 100000);
+    testSyncCallback();
+    iocmgrLock();
+    keep = inst->logLen[0];
+    testOk(keep <= (size_t)nelm - 1 && keep > (size_t)nelm - 60, "a 100000-byte log keeps %zu bytes: LOG shows %ld",
+           keep, nelm - 1);
+    testOk(inst->log[0] && memcmp(inst->log[0], big + 100000 - keep, keep) == 0 && big[100000 - keep - 1] == '\n',
+           "what is kept is the tail, from the first whole line");
+    iocmgrUnlock();
+    {
+        epicsTimeStamp l3 = timeOf(INST "LOG");
+        testOk(!epicsTimeEqual(&l3, &logBefore), "LOG processed when a log is stored");
+    }
+    testdbGetFieldEqual(INST "LOG.NORD", DBR_LONG, (long)keep + 1);
+    iocmgrStoreLog(inst, 0, "", 0);
+    testSyncCallback();
+    testdbGetFieldEqual(INST "LOG.NORD", DBR_LONG, 1);
+    free(big);
+}
+
+static epicsEventId blocker;
+static void blockLow(CALLBACK *cb) { (void)cb; epicsEventMustWait(blocker); }
+static void nothing(CALLBACK *cb) { (void)cb; }
+
+/* A command's completion meets a full callback queue: it is retried until
+ * the queue takes it, or the record would stay active (PACT) for ever. */
+static void testCompletionSurvivesAFullCallbackQueue(void)
+{
+    static CALLBACK block, filler;
+    dbCommon *prec = record(INST "RESTART");
+    int i, full = 0, pact = 1;
+
+    blocker = epicsEventMustCreate(epicsEventEmpty);
+    callbackSetCallback(blockLow, &block);
+    callbackSetPriority(priorityLow, &block);
+    callbackSetCallback(nothing, &filler);
+    callbackSetPriority(priorityLow, &filler);
+    testOk1(callbackRequest(&block) == 0);
+    epicsThreadSleep(0.1);
+    eltc(0);
+    for (i = 0; i < 100000 && !full; i++) full = callbackRequest(&filler) != 0;
+    testOk(full, "the low-priority callback queue is full after %d requests", i);
+    dbScanLock(prec);
+    prec->pact = TRUE;              /* as while a command is in flight */
+    dbScanUnlock(prec);
+    devIocmgrCommandDone(prec, 1, "restart requested");
+    epicsThreadSleep(0.2);
+    dbScanLock(prec);
+    pact = prec->pact;
+    dbScanUnlock(prec);
+    testOk(pact, "the record waits while the queue is full");
+    epicsEventSignal(blocker);
+    for (i = 0; i < 100 && pact; i++) {
+        epicsThreadSleep(0.05);
+        dbScanLock(prec);
+        pact = prec->pact;
+        dbScanUnlock(prec);
+    }
+    eltc(1);
+    testOk(!pact, "the completion went through once the queue had room");
+    testdbGetFieldEqual(INST "RESTART", DBR_LONG, 0);
+    epicsEventDestroy(blocker);
+}
+
 static const char *writeKubeconfig(void)
 {
     static char path[] = "/tmp/testIocmgrIocXXXXXX";
@@ -113,9 +237,9 @@ MAIN(testIocmgrIoc)
 {
     char msg[1100];
     const char *kubeconfig;
-    char names[2][MAX_STRING_SIZE];
+    char names[2000];
 
-    testPlan(59);
+    testPlan(82);
     kubeconfig = writeKubeconfig();
 
     testdbPrepare();
@@ -125,26 +249,47 @@ MAIN(testIocmgrIoc)
     testOk1(iocmgrConfigure(kubeconfig, NULL, NULL) == 0);
     testOk(iocmgrExpect("Bad_Name") != 0, "iocmgrExpect refuses a name Kubernetes would refuse");
     testOk1(iocmgrExpect("bl46p-test-01") == 0);
+    testOk1(iocmgrExpect(LONG_NAME) == 0);
     testdbReadDatabase("iocmgrManager.template", TOP_DIR "/db", "P=TST:,NELM=10");
     testOk(iocmgrLoadInstances("TST:", TOP_DIR "/db/iocmgrInstance.template", "", 2.0) == 0,
-           "loading instances survives an unreachable API (expected ones are loaded)");
+           "loading instances survives an unreachable API and a name too long (expected ones are loaded)");
+    testOk(iocmgrFindInstance("bl46p-test-01") != NULL, "the short instance is managed");
+    testOk(iocmgrFindInstance(LONG_NAME) == NULL, "the 52-character one is not");
+    {
+        /* LAST_ERROR now (later errors of the unreachable API replace it) */
+        iocmgrSummary sum;
+        iocmgrLock();
+        iocmgrReadSummary(&sum);
+        iocmgrUnlock();
+        testOk(strstr(sum.lastError, LONG_NAME) && strstr(sum.lastError, "60")
+               && strstr(sum.lastError, ":LOG_PREV_FETCH"), "LAST_ERROR: %s", sum.lastError);
+    }
 
     eltc(0);
     testIocInitOk();
     eltc(1);
+    /* ALIVE and UPTIME are known from iocInit on (PINI), not UDF/INVALID until
+     * their first periodic pass: the IOC's UPTIME does not answer (no IOC here),
+     * and no pod is known to be Ready, so Silent without an alarm. */
+    testdbGetFieldEqual(INST "ALIVE.UDF", DBR_LONG, 0);
+    testdbGetFieldEqual(INST "ALIVE", DBR_STRING, "Silent");
+    testdbGetFieldEqual(INST "ALIVE.SEVR", DBR_LONG, NO_ALARM);
+    testdbGetFieldEqual(INST "UPTIME.UDF", DBR_LONG, 0);
 
     testdbGetFieldEqual("TST:VERSION", DBR_STRING, IOCMGR_VERSION);
     testOk(waitLong("TST:COUNT", 1, 5.0), "COUNT is 1: the expected instance");
     testdbGetFieldEqual("TST:CONNECTED", DBR_LONG, 0);
     testdbGetFieldEqual("TST:CONNECTED.SEVR", DBR_LONG, MAJOR_ALARM);
     testdbGetFieldEqual("TST:NAMESPACE", DBR_STRING, "tst-iocs");
-    memset(names, 0, sizeof names);
-    strcpy(names[0], "bl46p-test-01");
-    testdbGetArrFieldEqual("TST:NAMES", DBF_STRING, 2, 1, names);
-    /* No instance new since boot: the screens' text of UNMANAGED is empty, not
-     * an array of empty names. */
+    /* NAMES: one string, sized for the table (not NELM); the name too long for
+     * records is in UNMANAGED, whole, and LAST_ERROR says why. */
+    getNames("TST:NAMES", names, sizeof names);
+    testOk(strcmp(names, "bl46p-test-01") == 0, "NAMES: '%s'", names);
+    testdbGetFieldEqual("TST:NAMES.NELM", DBR_LONG, (long)strlen("bl46p-test-01") + 1);
+    getNames("TST:UNMANAGED", names, sizeof names);
+    testOk(strcmp(names, LONG_NAME) == 0, "UNMANAGED: '%s'", names);
     getLongString("TST:UNMANAGED_TEXT", msg, sizeof msg);
-    testOk(msg[0] == '\0', "UNMANAGED_TEXT is empty: '%s'", msg);
+    testOk(strcmp(msg, LONG_NAME) == 0, "UNMANAGED_TEXT: '%s'", msg);
     testdbGetFieldEqual("TST:UNMANAGED_TEXT.SEVR", DBR_LONG, NO_ALARM);
 
     /* LAST_ERROR holds errors with their time, never the steps of getting in
@@ -224,6 +369,9 @@ MAIN(testIocmgrIoc)
         testOk(dbGetField(&addr, DBR_CHAR, &first, NULL, &n, NULL) == 0 && first == 0, "LOG reads empty again");
         free(junk);
     }
+
+    testLogsKeepTheirTailOnTheirOwnList(iocmgrFindInstance("bl46p-test-01"));
+    testCompletionSurvivesAFullCallbackQueue();
 
     getLongString("TST:API_URL", msg, sizeof msg);
     testOk(strcmp(msg, "https://127.0.0.1:1") == 0, "API_URL: %s", msg);

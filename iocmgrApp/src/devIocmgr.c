@@ -1,9 +1,9 @@
-/* devIocmgr.c - device support for the manager's and instances' records.
+/* devIocmgr.c - device support for the manager's and instances' records
+ * that read: they copy what the manager derived (under its lock) and never
+ * touch the network. Commands: devIocmgrCmd.c.
  *
  * INP/OUT is INST_IO: "@<instance> <FIELD>" for an instance record,
- * "@<FIELD>" for a manager-wide one. Reads copy what the manager derived
- * (under its lock) and never touch the network; commands are asynchronous
- * (PACT) and complete from the network thread through a callback.
+ * "@<FIELD>" for a manager-wide one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 
 #include <alarm.h>
-#include <callback.h>
 #include <cantProceed.h>
 #include <dbAccess.h>
 #include <dbLink.h>
@@ -24,29 +23,15 @@
 #include <recGbl.h>
 #include <recSup.h>
 #include <biRecord.h>
-#include <boRecord.h>
 #include <longinRecord.h>
 #include <lsiRecord.h>
-#include <lsoRecord.h>
 #include <mbbiRecord.h>
 #include <stringinRecord.h>
 #include <waveformRecord.h>
 #include <epicsExport.h>
 
-#include "iocmgrManager.h"
+#include "devIocmgr.h"
 #include "iocmgrVersion.h"
-
-typedef enum {
-    F_STATUS, F_RUNNING, F_READY, F_ENABLED, F_START, F_STOP, F_RESTART,
-    F_IMAGE, F_IMAGE_SP, F_VERSION, F_DESC, F_RESTARTS, F_LAST_EXIT,
-    F_LAST_REASON, F_STARTED, F_UPTIME, F_POD, F_NODE, F_IP, F_MESSAGE,
-    F_LOG, F_LOG_PREV, F_LOG_FETCH, F_LOG_PREV_FETCH, F_BUSY, F_CMD_STAT, F_CMD_MSG,
-    F_ARGO_APP, F_SYNC, F_HEALTH, F_REVISION, F_REVISION_SP, F_OVERRIDE, F_SYNC_MSG,
-    /* manager-wide */
-    F_CONNECTED, F_NAMESPACE, F_API_URL, F_LAST_ERROR, F_COUNT, F_RUNNING_COUNT,
-    F_FAULT_COUNT, F_NAMES, F_UNMANAGED, F_UNMANAGED_TEXT, F_REBOOT, F_READONLY, F_MGR_VERSION,
-    F_ROOT_APP, F_ROOT_SYNC, F_ROOT_HEALTH
-} fieldId;
 
 typedef struct fieldDef {
     const char *name;
@@ -63,14 +48,14 @@ static const fieldDef fields[] = {
     {"VERSION", F_VERSION, 0, "stringin"}, {"DESC", F_DESC, 0, "stringin"},
     {"RESTARTS", F_RESTARTS, 0, "longin"}, {"LAST_EXIT", F_LAST_EXIT, 0, "longin"},
     {"LAST_REASON", F_LAST_REASON, 0, "stringin"}, {"STARTED", F_STARTED, 0, "stringin"},
-    {"UPTIME", F_UPTIME, 0, "longin"}, {"POD", F_POD, 0, "stringin"},
+    {"UPTIME", F_UPTIME, 0, "longin"}, {"POD", F_POD, 0, "lsi"},
     {"NODE", F_NODE, 0, "stringin"}, {"IP", F_IP, 0, "stringin"},
     {"MESSAGE", F_MESSAGE, 0, "lsi"}, {"LOG", F_LOG, 0, "waveform"},
     {"LOG_PREV", F_LOG_PREV, 0, "waveform"}, {"LOG_FETCH", F_LOG_FETCH, 0, "bo"},
     {"LOG_PREV_FETCH", F_LOG_PREV_FETCH, 0, "bo"}, {"BUSY", F_BUSY, 0, "bi"},
     {"CMD_STAT", F_CMD_STAT, 0, "mbbi"}, {"CMD_MSG", F_CMD_MSG, 0, "lsi"},
-    {"ARGO_APP", F_ARGO_APP, 0, "stringin"}, {"SYNC", F_SYNC, 0, "mbbi"},
-    {"HEALTH", F_HEALTH, 0, "mbbi"}, {"REVISION", F_REVISION, 0, "stringin"},
+    {"ARGO_APP", F_ARGO_APP, 0, "lsi"}, {"SYNC", F_SYNC, 0, "mbbi"},
+    {"HEALTH", F_HEALTH, 0, "mbbi"}, {"REVISION", F_REVISION, 0, "lsi"},
     {"REVISION_SP", F_REVISION_SP, 0, "lso"}, {"OVERRIDE", F_OVERRIDE, 0, "bi"},
     {"SYNC_MSG", F_SYNC_MSG, 0, "lsi"},
     {"CONNECTED", F_CONNECTED, 1, "bi"}, {"NAMESPACE", F_NAMESPACE, 1, "stringin"},
@@ -80,19 +65,11 @@ static const fieldDef fields[] = {
     {"UNMANAGED", F_UNMANAGED, 1, "waveform"}, {"UNMANAGED_TEXT", F_UNMANAGED_TEXT, 1, "lsi"},
     {"REBOOT", F_REBOOT, 1, "bo"},
     {"READONLY", F_READONLY, 1, "bi"}, {"VERSION", F_MGR_VERSION, 1, "stringin"},
-    {"ARGO_APP", F_ROOT_APP, 1, "stringin"}, {"SYNC", F_ROOT_SYNC, 1, "mbbi"},
+    {"ARGO_APP", F_ROOT_APP, 1, "lsi"}, {"SYNC", F_ROOT_SYNC, 1, "mbbi"},
     {"HEALTH", F_ROOT_HEALTH, 1, "mbbi"},
 };
 
-typedef struct devPvt {
-    iocmgrInst *inst;     /* NULL for manager-wide records */
-    fieldId field;
-    CALLBACK cb;
-    int ok;               /* result of the command in flight */
-} devPvt;
-
-/* Parse "@[instance ]FIELD" once; errors name the record and the problem. */
-static long initCommon(dbCommon *prec, const DBLINK *link, const char *rtype)
+long devIocmgrInit(dbCommon *prec, const DBLINK *link, const char *rtype)
 {
     const char *s;
     char first[128] = "", second[64] = "";
@@ -138,12 +115,16 @@ static long initCommon(dbCommon *prec, const DBLINK *link, const char *rtype)
     return 0;
 }
 
+/* LOG and LOG_PREV have a list of their own: a status change must not copy
+ * 2 x LOG_NELM bytes to every client of an instance (they change only when
+ * a log is read). */
 static long getIoIntInfo(int cmd, dbCommon *prec, IOSCANPVT *ppvt)
 {
     devPvt *d = prec->dpvt;
     (void)cmd;
     if (!d) return -1;
-    *ppvt = d->inst ? d->inst->scan : iocmgrManagerScan();
+    if (!d->inst) *ppvt = iocmgrManagerScan();
+    else *ppvt = d->field == F_LOG || d->field == F_LOG_PREV ? d->inst->logScan : d->inst->scan;
     return 0;
 }
 
@@ -179,7 +160,7 @@ static void readSummary(dbCommon *prec, const devPvt *d, iocmgrSummary *s)
 
 /* ---- bi --------------------------------------------------------------- */
 
-static long initBi(biRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "bi"); }
+static long initBi(biRecord *prec) { return devIocmgrInit((dbCommon *)prec, &prec->inp, "bi"); }
 
 static long readBi(biRecord *prec)
 {
@@ -206,7 +187,7 @@ static long readBi(biRecord *prec)
 
 /* ---- mbbi ------------------------------------------------------------- */
 
-static long initMbbi(mbbiRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "mbbi"); }
+static long initMbbi(mbbiRecord *prec) { return devIocmgrInit((dbCommon *)prec, &prec->inp, "mbbi"); }
 
 static long readMbbi(mbbiRecord *prec)
 {
@@ -239,20 +220,19 @@ static long readMbbi(mbbiRecord *prec)
 
 /* ---- longin ----------------------------------------------------------- */
 
-static long initLongin(longinRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "longin"); }
+static long initLongin(longinRecord *prec) { return devIocmgrInit((dbCommon *)prec, &prec->inp, "longin"); }
 
 static long readLongin(longinRecord *prec)
 {
     devPvt *d = prec->dpvt;
     if (!d) return S_dev_NoInit;
     if (d->inst && d->field == F_UPTIME) {
-        long long started;
-        int connected, running;
+        iocmgrLiveness l;
         iocmgrLock();
-        running = iocmgrReadRunning(d->inst, &started, &connected);
+        iocmgrReadLiveness(d->inst, &l);
         iocmgrUnlock();
-        prec->val = running && started > 0 ? (epicsInt32)((long long)time(NULL) - started) : 0;
-        if (!connected) recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
+        prec->val = l.running && l.startedEpoch > 0 ? (epicsInt32)((long long)time(NULL) - l.startedEpoch) : 0;
+        if (!l.connected) recGblSetSevr(prec, COMM_ALARM, INVALID_ALARM);
     } else if (d->inst) {
         snapshot s;
         readInstance((dbCommon *)prec, d, &s);
@@ -269,7 +249,7 @@ static long readLongin(longinRecord *prec)
 
 /* ---- stringin --------------------------------------------------------- */
 
-static long initStringin(stringinRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "stringin"); }
+static long initStringin(stringinRecord *prec) { return devIocmgrInit((dbCommon *)prec, &prec->inp, "stringin"); }
 
 static long readStringin(stringinRecord *prec)
 {
@@ -284,10 +264,7 @@ static long readStringin(stringinRecord *prec)
         case F_DESC: v = s.view.desc; break;
         case F_LAST_REASON: v = s.view.lastReason; break;
         case F_STARTED: v = s.view.started; break;
-        case F_POD: v = s.view.pod; break;
         case F_NODE: v = s.view.node; break;
-        case F_ARGO_APP: v = s.view.argoApp; break;
-        case F_REVISION: v = s.view.revision; break;
         default: v = s.view.ip; break;
         }
         snprintf(prec->val, sizeof prec->val, "%s", v);
@@ -296,7 +273,7 @@ static long readStringin(stringinRecord *prec)
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
-        snprintf(prec->val, sizeof prec->val, "%s", d->field == F_ROOT_APP ? s.argoRoot : s.namespace_);
+        snprintf(prec->val, sizeof prec->val, "%s", s.namespace_);
     }
     prec->udf = 0;
     return 0;
@@ -304,7 +281,7 @@ static long readStringin(stringinRecord *prec)
 
 /* ---- lsi -------------------------------------------------------------- */
 
-static long initLsi(lsiRecord *prec) { return initCommon((dbCommon *)prec, &prec->inp, "lsi"); }
+static long initLsi(lsiRecord *prec) { return devIocmgrInit((dbCommon *)prec, &prec->inp, "lsi"); }
 
 static void setLsi(lsiRecord *prec, const char *v)
 {
@@ -312,27 +289,19 @@ static void setLsi(lsiRecord *prec, const char *v)
     prec->len = (epicsUInt32)strlen(prec->val) + 1;
 }
 
-/* UNMANAGED as one line of text, for screens: an empty waveform reaches a CAJ
- * client (Phoebus) as NELM empty strings, which it draws as ["", "", ...];
- * an empty string draws as nothing. Names that do not fit end in "...". */
-#define UNMANAGED_TEXT_NAMES 64
-
-static void readUnmanagedText(lsiRecord *prec)
+/* The instances the manager cannot serve, joined by sep into buf; a name
+ * that does not fit is left out whole and the text ends in "..." (not a
+ * Kubernetes name, so a script cannot take it for one). */
+static void unmanagedText(char *buf, size_t len, const char *sep)
 {
-    char names[UNMANAGED_TEXT_NAMES + 1][40];
-    size_t n, i, len = 0;
-    size_t room = prec->sizv - sizeof ", ...";   /* lsi enforces SIZV >= 16 */
+    size_t left, used;
+    char more[8];
+    snprintf(more, sizeof more, "%s...", sep);
     iocmgrLock();
-    n = iocmgrReadNames(names, UNMANAGED_TEXT_NAMES + 1, 1);
+    left = iocmgrReadUnmanaged(buf, len - strlen(more), sep);
     iocmgrUnlock();
-    prec->val[0] = '\0';
-    for (i = 0; i < n && i < UNMANAGED_TEXT_NAMES; i++) {
-        size_t need = strlen(names[i]) + (i ? 2 : 0);
-        if (len + need > room) break;
-        len += (size_t)sprintf(prec->val + len, "%s%s", i ? ", " : "", names[i]);
-    }
-    if (i < n) strcpy(prec->val + len, i ? ", ..." : "...");
-    prec->len = (epicsUInt32)strlen(prec->val) + 1;
+    used = strlen(buf);
+    if (left) snprintf(buf + used, len - used, "%s", used ? more : "...");
 }
 
 static long readLsi(lsiRecord *prec)
@@ -344,13 +313,18 @@ static long readLsi(lsiRecord *prec)
         readInstance((dbCommon *)prec, d, &s);
         setLsi(prec, d->field == F_IMAGE ? s.view.image
                    : d->field == F_MESSAGE ? s.view.message
-                   : d->field == F_SYNC_MSG ? s.view.syncMsg : s.cmdMsg);
+                   : d->field == F_SYNC_MSG ? s.view.syncMsg
+                   : d->field == F_POD ? s.view.pod
+                   : d->field == F_ARGO_APP ? s.view.argoApp
+                   : d->field == F_REVISION ? s.view.revision : s.cmdMsg);
     } else if (d->field == F_UNMANAGED_TEXT) {
-        readUnmanagedText(prec);
+        /* for screens: one line, empty when there are none (lsi enforces SIZV >= 16) */
+        unmanagedText(prec->val, prec->sizv, ", ");
+        prec->len = (epicsUInt32)strlen(prec->val) + 1;
     } else {
         iocmgrSummary s;
         readSummary((dbCommon *)prec, d, &s);
-        setLsi(prec, d->field == F_API_URL ? s.apiUrl : s.lastError);
+        setLsi(prec, d->field == F_API_URL ? s.apiUrl : d->field == F_ROOT_APP ? s.argoRoot : s.lastError);
     }
     prec->udf = 0;
     return 0;
@@ -373,20 +347,37 @@ static void useLazyLogBuffer(waveformRecord *prec)
     prec->bptr = lazy;
 }
 
+/* NAMES and UNMANAGED hold names whole, as one string (a DBF_STRING element
+ * holds 39 characters, Kubernetes names up to 253): NAMES is sized for every
+ * instance of the table, UNMANAGED for NELM names of a managed instance's
+ * length (IOCMGR_NAME_SIZE each). Clients connect after iocInit, so the
+ * record's buffer can still be replaced here. */
+static void sizeNames(waveformRecord *prec, size_t bytes)
+{
+    if (bytes < 1) bytes = 1;
+    free(prec->bptr);
+    prec->bptr = callocMustSucceed(bytes, 1, "devIocmgr names");
+    prec->nelm = (epicsUInt32)bytes;
+}
+
 static long initWaveform(waveformRecord *prec)
 {
-    long status = initCommon((dbCommon *)prec, &prec->inp, "waveform");
+    long status = devIocmgrInit((dbCommon *)prec, &prec->inp, "waveform");
     devPvt *d = prec->dpvt;
     if (status) return status;
-    if ((d->field == F_NAMES || d->field == F_UNMANAGED) ? prec->ftvl != menuFtypeSTRING
-                                                         : prec->ftvl != menuFtypeCHAR) {
-        recGblRecordError(S_db_badField, prec,
-                          "devIocmgr (init_record) NAMES/UNMANAGED need FTVL STRING, LOG/LOG_PREV FTVL CHAR");
+    if (prec->ftvl != menuFtypeCHAR) {
+        recGblRecordError(S_db_badField, prec, "devIocmgr (init_record) NAMES, UNMANAGED, LOG and "
+                          "LOG_PREV need FTVL CHAR");
         free(d);
         prec->dpvt = NULL;
         return S_db_badField;
     }
-    if (d->inst) useLazyLogBuffer(prec);
+    if (d->field == F_NAMES) sizeNames(prec, iocmgrTableNamesSize());
+    else if (d->field == F_UNMANAGED) sizeNames(prec, (size_t)prec->nelm * IOCMGR_NAME_SIZE);
+    else {
+        iocmgrSetLogKeep(d->inst, d->field == F_LOG_PREV, prec->nelm - 1);
+        useLazyLogBuffer(prec);
+    }
     return 0;
 }
 
@@ -402,131 +393,30 @@ static long readWaveform(waveformRecord *prec)
         readInstance((dbCommon *)prec, d, &s);
         iocmgrLock();
         len = d->inst->logLen[which];
-        /* Show the tail: the last lines are what an operator wants. */
+        /* the tail (iocmgrStoreLog keeps no more than that) */
         start = len >= prec->nelm ? len - (prec->nelm - 1) : 0;
         if (d->inst->log[which]) memcpy(dst, d->inst->log[which] + start, len - start);
         iocmgrUnlock();
         if (dst[len - start]) dst[len - start] = '\0';   /* reading an untouched page costs no memory */
         prec->nord = (epicsUInt32)(len - start + 1);
+    } else if (d->field == F_NAMES) {
+        prec->nord = (epicsUInt32)iocmgrTableNames(prec->bptr, prec->nelm) + 1;
     } else {
-        iocmgrLock();
-        prec->nord = (epicsUInt32)iocmgrReadNames((char (*)[40])prec->bptr, prec->nelm,
-                                                  d->field == F_UNMANAGED);
-        iocmgrUnlock();
+        unmanagedText(prec->bptr, prec->nelm, " ");
+        prec->nord = (epicsUInt32)strlen(prec->bptr) + 1;
     }
     prec->udf = 0;
     return 0;
 }
 
-/* ---- commands: bo and lso --------------------------------------------- */
-
-static void cmdDone(void *arg, int ok, const char *msg)
-{
-    dbCommon *prec = arg;
-    devPvt *d = prec->dpvt;
-    (void)msg;
-    d->ok = ok;
-    callbackRequestProcessCallback(&d->cb, priorityLow, prec);
-}
-
-static iocmgrCmdKind boKind(fieldId f)
-{
-    switch (f) {
-    case F_START: return IOCMGR_CMD_START;
-    case F_STOP: return IOCMGR_CMD_STOP;
-    case F_RESTART: return IOCMGR_CMD_RESTART;
-    case F_LOG_FETCH: return IOCMGR_CMD_LOG;
-    default: return IOCMGR_CMD_LOG_PREV;
-    }
-}
-
-/* A command record's value is known from boot: Idle (bo) or no request (an
- * empty lso). Left UDF, iocInit would give it INVALID severity until the first
- * write, and every client would draw an alarm on a healthy manager. */
-static void knownAtBoot(dbCommon *prec)
-{
-    prec->udf = FALSE;
-    prec->stat = NO_ALARM;
-    prec->sevr = NO_ALARM;
-}
-
-static long initBo(boRecord *prec)
-{
-    long status = initCommon((dbCommon *)prec, &prec->out, "bo");
-    if (status) return status;
-    prec->val = 0;
-    knownAtBoot((dbCommon *)prec);
-    return 2;
-}
-
-static long writeBo(boRecord *prec)
-{
-    devPvt *d = prec->dpvt;
-    char msg[600];
-    if (!d) return S_dev_NoInit;
-    if (prec->pact) {           /* the network thread answered */
-        prec->val = 0;
-        if (!d->ok) recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
-        return 0;
-    }
-    if (prec->val == 0) return 0;
-    prec->val = 0;              /* a command record returns to 0 */
-    if (d->field == F_REBOOT) {
-        if (iocmgrReboot(iocmgrCurrentWriter(), msg, sizeof msg) != 0)
-            recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
-        return 0;
-    }
-    if (iocmgrCommand(d->inst, boKind(d->field), NULL, iocmgrCurrentWriter(),
-                      cmdDone, prec, msg, sizeof msg) != 0) {
-        recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
-        return 0;
-    }
-    prec->pact = TRUE;
-    return 0;
-}
-
-static long initLso(lsoRecord *prec)
-{
-    long status = initCommon((dbCommon *)prec, &prec->out, "lso");
-    if (status) return status;
-    knownAtBoot((dbCommon *)prec);
-    /* The empty string with its NUL, as after a put of "": with LEN 0 a read of
-     * VAL$ returns no characters and clients show stale buffer bytes. */
-    prec->len = 1;
-    return 0;
-}
-
-static long writeLso(lsoRecord *prec)
-{
-    devPvt *d = prec->dpvt;
-    char msg[600];
-    if (!d) return S_dev_NoInit;
-    if (prec->pact) {
-        if (!d->ok) recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
-        return 0;
-    }
-    if (iocmgrCommand(d->inst, d->field == F_REVISION_SP ? IOCMGR_CMD_SET_REVISION : IOCMGR_CMD_SET_IMAGE,
-                      prec->val, iocmgrCurrentWriter(),
-                      cmdDone, prec, msg, sizeof msg) != 0) {
-        recGblSetSevr(prec, WRITE_ALARM, MAJOR_ALARM);
-        return 0;
-    }
-    prec->pact = TRUE;
-    return 0;
-}
-
 /* ---- ALIVE: the IOC itself answers over CA ------------------------------
  * INP is a CA link to the instance's own <I>:UPTIME (the chart's liveness
- * check). ALIVE is 1 while the link is connected and UPTIME keeps counting:
- * a hung IOC whose CA server still answers stops counting. It alarms only
- * when the pod is meant to run, so a stopped instance is quiet. */
-
-#define ALIVE_STALE_SECONDS 5
+ * check), read as the string iocStats serves; iocmgrAliveUpdate says what it
+ * means (iocmgrInstance.h). */
 
 typedef struct alivePvt {
     iocmgrInst *inst;
-    epicsInt32 lastUptime;
-    time_t lastChange;
+    iocmgrAlive state;
 } alivePvt;
 
 static long initBiAlive(biRecord *prec)
@@ -560,27 +450,21 @@ static long initBiAlive(biRecord *prec)
 static long readBiAlive(biRecord *prec)
 {
     alivePvt *a = prec->dpvt;
-    epicsInt32 uptime = 0;
-    time_t now = time(NULL);
-    int alive = 0, wanted, connected;
-    long long started;
+    char uptime[MAX_STRING_SIZE] = "";
+    int answered, alarm;
+    iocmgrLiveness l;
 
     if (!a) return S_dev_NoInit;
-    if (dbIsLinkConnected(&prec->inp) && dbGetLink(&prec->inp, DBR_LONG, &uptime, NULL, NULL) == 0) {
-        if (uptime != a->lastUptime || a->lastChange == 0) {
-            a->lastUptime = uptime;
-            a->lastChange = now;
-        }
-        alive = now - a->lastChange <= ALIVE_STALE_SECONDS;
-    } else {
-        a->lastChange = 0;
-    }
+    /* dbTryGetLink: no LINK/INVALID alarm of its own (dbGetLink would give one for
+     * a link that has just connected and has no value yet): ALIVE's severity is
+     * iocmgrAliveUpdate's alone. */
+    answered = dbIsLinkConnected(&prec->inp) && dbTryGetLink(&prec->inp, DBR_STRING, uptime, NULL) == 0;
     iocmgrLock();
-    wanted = iocmgrReadRunning(a->inst, &started, &connected);
+    iocmgrReadLiveness(a->inst, &l);
     iocmgrUnlock();
-    prec->val = alive;
+    prec->val = iocmgrAliveUpdate(&a->state, answered, uptime, l.ready, (long long)time(NULL), &alarm);
     prec->udf = 0;
-    if (!alive && wanted) recGblSetSevr(prec, STATE_ALARM, MAJOR_ALARM);
+    if (alarm) recGblSetSevr(prec, STATE_ALARM, MAJOR_ALARM);
     return 2;
 }
 
@@ -598,5 +482,3 @@ DSET(longin, devLonginIocmgr, initLongin, getIoIntInfo, readLongin);
 DSET(stringin, devStringinIocmgr, initStringin, getIoIntInfo, readStringin);
 DSET(lsi, devLsiIocmgr, initLsi, getIoIntInfo, readLsi);
 DSET(waveform, devWaveformIocmgr, initWaveform, getIoIntInfo, readWaveform);
-DSET(bo, devBoIocmgr, initBo, NULL, writeBo);
-DSET(lso, devLsoIocmgr, initLso, NULL, writeLso);

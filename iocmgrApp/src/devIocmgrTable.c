@@ -117,7 +117,7 @@ static int takeSnapshot(void)
 {
     size_t i, n, rows = 0;
     int connected = 0, changed;
-    long long started;
+    iocmgrLiveness live;
     iocmgrView *view = NULL;
     iocmgrTableRow row;
 
@@ -132,7 +132,8 @@ static int takeSnapshot(void)
     for (i = 0; i < n; i++) {
         const iocmgrInst *inst = iocmgrInstanceAt(i);
         if (!inst || !inst->name[0]) continue;
-        (void)iocmgrReadRunning(inst, &started, &connected);
+        iocmgrReadLiveness(inst, &live);
+        connected = live.connected;
         if (connected) {
             fillRow(&row, inst->name, &inst->view);
         } else {

@@ -44,11 +44,12 @@ static const char statusGuidance[] =
     "$(P)$(I):SYNC and $(P)$(I):SYNC_MSG show the sync and its last operation's message.";
 
 static const char aliveGuidance[] =
-    "Silent (MAJOR) while the instance should run: the pod is up but the IOC does not answer "
-    "Channel Access on $(I):UPTIME (the chart's liveness check). The IOC may be hung, still "
-    "booting, or unreachable: check the CA address list and that the pod uses hostNetwork. "
-    "Read the console log on the instance screen; RESTART if it is hung. Kubernetes restarts "
-    "it too once the liveness probe fails.";
+    "Silent (MAJOR) while the pod is Ready: Kubernetes says the IOC is up, but nothing answers "
+    "Channel Access on $(I):UPTIME (iocStats, the chart's liveness check), or its value has "
+    "stopped changing. The IOC may be hung, or unreachable from iocmgr: check the CA address list and "
+    "that the pod uses hostNetwork. Read the console log on the instance screen; RESTART if it "
+    "is hung. Kubernetes restarts it too once the liveness probe fails. A pod that is booting, "
+    "crash-looping or stopped raises STATUS, not ALIVE.";
 
 /* The alarm server shows guidance as written, so the PV names an operator
  * should look at are spelled out: $(P) and $(I) are replaced here. */

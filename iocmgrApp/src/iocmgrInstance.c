@@ -41,9 +41,7 @@ static int isFailureReason(const char *reason)
     return 0;
 }
 
-/* The pod to show: a live one rather than one being deleted, and among
- * those the newest, so a restart shows the replacement. */
-static const k8sPod *currentPod(const k8sPod *pods, size_t npods)
+const k8sPod *iocmgrCurrentPod(const k8sPod *pods, size_t npods)
 {
     const k8sPod *best = NULL;
     size_t i;
@@ -57,14 +55,27 @@ static const k8sPod *currentPod(const k8sPod *pods, size_t npods)
     return best;
 }
 
-static const char *imageTag(const char *image)
+/* The chart label (helm.sh/chart, "ioc-instance-4.0.0") is the chart's
+ * version, the same for every instance: never the IOC's, so the label is
+ * taken only when the image says nothing. */
+void iocmgrVersion(const char *image, const char *labelVersion, char *out, size_t len)
 {
     const char *at = strchr(image, '@');
-    const char *slash = strrchr(image, '/');
-    const char *colon = strrchr(image, ':');
-    if (at) return at + 1;
-    if (colon && (!slash || colon > slash)) return colon + 1;
-    return "";
+    size_t end = at ? (size_t)(at - image) : strlen(image);
+    const char *slash = NULL, *colon = NULL, *p;
+
+    for (p = image; p < image + end; p++) {
+        if (*p == '/') slash = p;
+        else if (*p == ':') colon = p;
+    }
+    if (colon && (!slash || colon > slash) && colon + 1 < image + end)
+        snprintf(out, len, "%.*s", (int)(image + end - colon - 1), colon + 1);
+    else if (labelVersion && labelVersion[0])
+        snprintf(out, len, "%s", labelVersion);
+    else if (at && strncmp(at + 1, "sha256:", 7) == 0)
+        snprintf(out, len, "sha256:%.12s", at + 8);
+    else
+        snprintf(out, len, "%s", "");
 }
 
 static void describeWait(iocmgrView *v, const k8sPod *pod, const char *fallback)
@@ -192,8 +203,7 @@ void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
     }
     copyStr(v->image, sizeof v->image, inst->image);
     copyStr(v->desc, sizeof v->desc, inst->labelDescription);
-    copyStr(v->version, sizeof v->version,
-            inst->labelVersion[0] ? inst->labelVersion : imageTag(inst->image));
+    iocmgrVersion(inst->image, inst->labelVersion, v->version, sizeof v->version);
     v->enabled = inst->specReplicas > 0;
 
     if (inst->deleting) {
@@ -201,7 +211,7 @@ void iocmgrDerive(const k8sInstance *inst, const k8sPod *pods, size_t npods,
         copyStr(v->message, sizeof v->message, "the instance is being deleted from the cluster");
         return;
     }
-    pod = currentPod(pods, npods);
+    pod = iocmgrCurrentPod(pods, npods);
     if (pod) {
         derivePod(v, inst, pod, event, now, grace);
         return;
@@ -273,4 +283,28 @@ void iocmgrDeriveDisconnected(iocmgrView *v, const char *why)
 int iocmgrIsFault(const iocmgrView *v)
 {
     return v->severity >= IOCMGR_SEV_MAJOR;
+}
+
+int iocmgrAliveUpdate(iocmgrAlive *a, int answered, const char *uptime, int ready, long long now,
+                      int *alarm)
+{
+    int alive = 0;
+
+    if (!ready) a->readySince = 0;
+    else if (!a->readySince) a->readySince = now;
+    if (answered && uptime) {
+        if (!a->lastChange || strcmp(uptime, a->last) != 0) {
+            copyStr(a->last, sizeof a->last, uptime);
+            a->lastChange = now;
+        }
+        alive = now - a->lastChange <= IOCMGR_ALIVE_WINDOW;
+    } else {
+        a->lastChange = 0;
+        a->last[0] = '\0';
+    }
+    /* Ready for the window: the pod's readiness is how Kubernetes says the IOC
+     * came up, and the window gives a CA link that was searching during the
+     * boot time to connect. */
+    *alarm = !alive && a->readySince && now - a->readySince > IOCMGR_ALIVE_WINDOW;
+    return alive;
 }

@@ -32,7 +32,9 @@ typedef enum {
     IOCMGR_SEV_INVALID
 } iocmgrSeverity;
 
-/* Sizes follow the records that show them: stringin holds 40 bytes. */
+/* Sizes follow the records that show them: a stringin holds 39 characters,
+ * an lsi its SIZV (iocmgrInstance.template). What can be longer than 39 and
+ * must survive whole (a pod name, an Application, a commit SHA) is an lsi. */
 typedef struct iocmgrView {
     iocmgrStatus status;
     iocmgrSeverity severity;
@@ -47,7 +49,8 @@ typedef struct iocmgrView {
     char desc[40];
     char lastReason[40];
     char started[40];
-    char pod[40], node[40], ip[40];
+    char pod[64];                     /* the pod of a managed instance: its name + at most 17 */
+    char node[40], ip[40];
     char podUid[64];
     char crashWhy[96];                /* "12 restarts, last exit 1 (Error)": the loop's latest crash */
     char message[512];
@@ -55,12 +58,22 @@ typedef struct iocmgrView {
     int argo;
     int sync, health;                 /* SYNC and HEALTH mbbi state order */
     int override;                     /* a parameter on the root overrides git */
-    char argoApp[40];                 /* "ns/name" of the child Application */
-    char revision[40];                /* the child's targetRevision */
+    char argoApp[320];                /* "ns/name" of the child Application */
+    char revision[128];               /* the child's targetRevision: a tag, a branch, a 40-hex SHA */
     char syncMsg[512];
 } iocmgrView;
 
 extern const char *const iocmgrStatusNames[];
+
+/* The pod an instance shows: a live one rather than one being deleted, and
+ * among those the newest (a restart shows the replacement). NULL when none. */
+const k8sPod *iocmgrCurrentPod(const k8sPod *pods, size_t npods);
+
+/* VERSION: what operators and `ec` call the IOC's version. The tag of the
+ * image it runs (the Generic IOC release); for an image pinned by digest
+ * alone, the version label (ioc_version / app.kubernetes.io/version, the Helm
+ * app version), else "sha256:" and the digest's first 12 hex digits. */
+void iocmgrVersion(const char *image, const char *labelVersion, char *out, size_t len);
 
 /* Derive what the records show for one instance.
  * inst: NULL when the instance is not in the cluster (expected but absent).
@@ -98,6 +111,25 @@ void iocmgrDeriveDisconnected(iocmgrView *view, const char *why);
 
 /* 1 when the instance's status counts as a fault for FAULT_COUNT. */
 int iocmgrIsFault(const iocmgrView *view);
+
+/* ALIVE: the IOC answers over CA. It reads its own $(I):UPTIME, which iocStats
+ * serves as a string ("HH:MM:SS", "1 day, HH:MM:SS", "N days, HH:MM:SS") new
+ * every second: the IOC is alive while that string changes. Not alive is an
+ * alarm only once the pod has been Ready for the window: a pod that is booting,
+ * crash-looping or stopped is what STATUS alarms on, one alarm per fault. */
+#define IOCMGR_ALIVE_WINDOW 5     /* seconds UPTIME may stay the same */
+
+typedef struct iocmgrAlive {
+    char last[40];                    /* UPTIME as last read */
+    long long lastChange;             /* when it last changed; 0: not read since the link came up */
+    long long readySince;             /* since when the pod is Ready; 0: not Ready */
+} iocmgrAlive;
+
+/* One reading. answered: the CA link is connected and gave uptime; ready:
+ * the pod's Ready condition as derived. Returns 1 when alive; *alarm is 1 when
+ * not alive and that is a fault. */
+int iocmgrAliveUpdate(iocmgrAlive *a, int answered, const char *uptime, int ready, long long now,
+                      int *alarm);
 
 #ifdef __cplusplus
 }

@@ -1,38 +1,39 @@
-/* iocmgrManager.c - the manager: owns the Kubernetes client, the table of
- * managed instances and what their records show.
+/* iocmgrManager.c - the manager: its configuration, the Kubernetes client and
+ * what its callbacks mean, the instances loaded at boot and those it cannot
+ * serve, what the manager-wide records show, and its lifetime.
  *
- * Values flow one way: the network thread's callbacks re-derive an
- * instance's view from the cache, store it under the lock, then
- * scanIoRequest() so the I/O Intr records read it. Nothing here waits on the
- * network from a record.
+ * Values flow one way: the network thread's callbacks ask the deriver
+ * (iocmgrDeriver.c) to re-derive an instance; it stores the view under the
+ * lock and requests the I/O Intr scans. The table is iocmgrTable.c, commands
+ * iocmgrCommand.c. Nothing here waits on the network from a record.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
 #include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
-#include <asTrapWrite.h>
 #include <callback.h>
 #include <cantProceed.h>
 #include <dbAccess.h>
-#include <dbScan.h>
+#include <dbDefs.h>
 #include <epicsExit.h>
 #include <epicsMutex.h>
 #include <epicsString.h>
 #include <epicsThread.h>
 #include <errlog.h>
 #include <initHooks.h>
-#include <macLib.h>
 #include <epicsExport.h>
 
-#include "k8sClient.h"
 #include "iocmgrArgo.h"
+#include "iocmgrDeriver.h"
 #include "iocmgrExpected.h"
-#include "iocmgrManager.h"
+#include "iocmgrPvt.h"
+#include "iocmgrTemplate.h"
+#include "iocmgrWriter.h"
 
 static const char *driverName = "iocmgr";
 
@@ -41,12 +42,27 @@ epicsExportAddress(int, iocmgrDebug);
 /* the Kubernetes layer's own level (k8sLog.h): "var k8sDebug 2" logs every request */
 epicsExportAddress(int, k8sDebug);
 
-#define MAX_PODS 8
+/* Exit status when the boot-time list failed and the API then showed
+ * instances that have no records: Kubernetes restarts the manager with them. */
+#define EXIT_INCOMPLETE 3
 
 typedef struct nameList {
     char **names;
     size_t count, cap;
 } nameList;
+
+/* Why an instance of the cluster has no records (UNMANAGED). */
+typedef enum {
+    UNMANAGED_LATE,       /* not in the list at boot: REBOOT loads it */
+    UNMANAGED_NAME,       /* a record name would exceed EPICS' 60 characters */
+    UNMANAGED_LOAD        /* dbLoadRecords refused its records */
+} unmanagedWhy;
+
+typedef struct unmanagedList {
+    char **names;
+    unmanagedWhy *why;
+    size_t count, cap;
+} unmanagedList;
 
 static struct {
     epicsMutexId lock;
@@ -57,73 +73,35 @@ static struct {
     double pendingGrace;
     double crashSettle;
     double watchTimeout;
-    int readOnly;
     k8sClient *client;
-    char prefix[64];
-    /* the table, fixed at iocmgrLoadInstances(); sorted by name */
-    iocmgrInst **insts;
-    size_t ninst;
+    iocmgrTemplate *templ;  /* the instance template's names, for instances seen later */
+    char *templMacros;      /* its extra macros */
     IOSCANPVT scan;
     iocmgrScanGate gate;
-    epicsMutexId scanLock;  /* the gates */
     /* under lock */
-    int connected;
-    int runningCount, faultCount;
+    int readOnly;
+    int connected;          /* as the records show it: the cache consistent and derived */
+    int wantConnected;      /* as the client last said */
+    unsigned syncSeq;       /* resyncs so far */
     char lastError[512];    /* the last error, stamped with its time; never progress */
     char syncMessage[512];  /* why the cache is not in sync now, progress included */
-    nameList unmanaged;
-    char argoRootName[254];  /* the root named in st.cmd/EC_TARGET, else the first one found */
+    char bootListError[512];/* the list at boot failed: the table may lack instances */
+    unmanagedList unmanaged;
+    char argoRootName[254]; /* the root named in st.cmd/EC_TARGET, else the first one found */
     /* lifetime */
-    epicsThreadId ticker;
     volatile int stopping;
-    epicsThreadPrivateId writer;
 } mgr;
 
 static epicsThreadOnceId onceId = EPICS_THREAD_ONCE_INIT;
-
-/* ---- coalesced I/O Intr requests ----------------------------------------
- * A relist or a resync re-derives every instance at once. Queuing one
- * callback per change (and one more for the manager's list, whose NAMES
- * copies every name) overflowed Base's callback queue (2000 entries) from
- * about 1000 instances on ("callbackRequest: cbLow ring buffer full"), and a
- * dropped request leaves records stale until the instance changes again
- * (tests/bench, docs/performance.md). A list is now queued at most once; a
- * request made while it is queued or being processed asks for one more pass
- * when it completes, so no change is missed. */
-static void scanDone(void *usr, IOSCANPVT scan, int prio)
-{
-    iocmgrScanGate *g = usr;
-    epicsMutexMustLock(mgr.scanLock);
-    g->pending &= ~(1u << prio);
-    if (!g->pending && g->again) {
-        g->again = 0;
-        g->pending = scanIoRequest(scan);
-    }
-    epicsMutexUnlock(mgr.scanLock);
-}
-
-static void requestScan(IOSCANPVT scan, iocmgrScanGate *g)
-{
-    epicsMutexMustLock(mgr.scanLock);
-    if (g->pending) g->again = 1;
-    else g->pending = scanIoRequest(scan);
-    epicsMutexUnlock(mgr.scanLock);
-}
-
-#define requestInstScan(inst) requestScan((inst)->scan, &(inst)->gate)
-#define requestMgrScan() requestScan(mgr.scan, &mgr.gate)
 
 static void onceInit(void *arg)
 {
     (void)arg;
     mgr.lock = epicsMutexMustCreate();
-    mgr.scanLock = epicsMutexMustCreate();
-    scanIoInit(&mgr.scan);
-    scanIoSetComplete(mgr.scan, scanDone, &mgr.gate);
+    iocmgrScanInit(&mgr.scan, &mgr.gate);
     mgr.pendingGrace = 60.0;
     mgr.crashSettle = 120.0;
     mgr.watchTimeout = 120.0;
-    mgr.writer = epicsThreadPrivateCreate();
 }
 
 static void ensureInit(void)
@@ -134,6 +112,15 @@ static void ensureInit(void)
 void iocmgrLock(void) { epicsMutexMustLock(mgr.lock); }
 void iocmgrUnlock(void) { epicsMutexUnlock(mgr.lock); }
 IOSCANPVT iocmgrManagerScan(void) { ensureInit(); return mgr.scan; }
+void iocmgrRequestMgrScan(void) { iocmgrScanRequest(mgr.scan, &mgr.gate); }
+
+k8sClient *iocmgrClient(void) { return mgr.client; }
+double iocmgrPendingGraceSetting(void) { return mgr.pendingGrace; }
+double iocmgrCrashSettleSetting(void) { return mgr.crashSettle; }
+int iocmgrConnectedLocked(void) { return mgr.connected; }
+const char *iocmgrSyncMessageLocked(void) { return mgr.syncMessage; }
+int iocmgrReadOnlyLocked(void) { return mgr.readOnly; }
+unsigned iocmgrSyncSeqLocked(void) { return mgr.syncSeq; }
 
 static char *dupOrNull(const char *s)
 {
@@ -159,17 +146,49 @@ static void listAdd(nameList *l, const char *name)
     l->names[l->count++] = epicsStrDup(name);
 }
 
-static int listRemove(nameList *l, const char *name)
+static void listFree(nameList *l)
 {
     size_t i;
-    for (i = 0; i < l->count; i++) {
-        if (strcmp(l->names[i], name) == 0) {
-            free(l->names[i]);
-            l->names[i] = l->names[--l->count];
-            return 1;
-        }
+    for (i = 0; i < l->count; i++) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* Under the lock. */
+static int unmanagedFind(const char *name)
+{
+    size_t i;
+    for (i = 0; i < mgr.unmanaged.count; i++)
+        if (strcmp(mgr.unmanaged.names[i], name) == 0) return (int)i;
+    return -1;
+}
+
+/* Under the lock; 1 when added. */
+static int unmanagedAdd(const char *name, unmanagedWhy why)
+{
+    unmanagedList *l = &mgr.unmanaged;
+    if (unmanagedFind(name) >= 0) return 0;
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->names = realloc(l->names, l->cap * sizeof *l->names);
+        l->why = realloc(l->why, l->cap * sizeof *l->why);
+        if (!l->names || !l->why) cantProceed("iocmgr: out of memory");
     }
-    return 0;
+    l->names[l->count] = epicsStrDup(name);
+    l->why[l->count++] = why;
+    return 1;
+}
+
+/* Under the lock. */
+static void unmanagedRemove(const char *name)
+{
+    unmanagedList *l = &mgr.unmanaged;
+    int i = unmanagedFind(name);
+    if (i < 0) return;
+    free(l->names[i]);
+    l->count--;
+    l->names[i] = l->names[l->count];
+    l->why[i] = l->why[l->count];
 }
 
 /* Under the lock. LAST_ERROR says when, so an operator can tell an old error
@@ -183,22 +202,22 @@ static void stampError(const char *msg)
     snprintf(mgr.lastError, sizeof mgr.lastError, "%s %s", when, msg);
 }
 
-static void setLastError(const char *msg)
+void iocmgrSetLastError(const char *msg)
 {
-    epicsMutexMustLock(mgr.lock);
+    iocmgrLock();
     stampError(msg);
-    epicsMutexUnlock(mgr.lock);
-    requestMgrScan();
+    iocmgrUnlock();
+    iocmgrRequestMgrScan();
 }
 
 /* An error that keeps the manager from getting in sync: also what the
  * instances' MESSAGE and refused commands give as the reason. */
 static void setSyncError(const char *msg)
 {
-    epicsMutexMustLock(mgr.lock);
+    iocmgrLock();
     snprintf(mgr.syncMessage, sizeof mgr.syncMessage, "%s", msg);
-    epicsMutexUnlock(mgr.lock);
-    setLastError(msg);
+    iocmgrUnlock();
+    iocmgrSetLastError(msg);
 }
 
 /* While a watch gets in sync its message is progress ("pods: listing", "pods:
@@ -208,6 +227,22 @@ static void setSyncError(const char *msg)
 static int isSyncError(const char *msg)
 {
     return strncmp(msg, "list ", 5) == 0 || strncmp(msg, "watch ", 6) == 0;
+}
+
+void iocmgrNoteRoot(const char *root)
+{
+    iocmgrLock();
+    if (!mgr.argoRootName[0]) snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", root);
+    iocmgrUnlock();
+}
+
+int iocmgrIsManagerRoot(const char *name)
+{
+    int is;
+    iocmgrLock();
+    is = mgr.argoRootName[0] && strcmp(mgr.argoRootName, name) == 0;
+    iocmgrUnlock();
+    return is;
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -274,11 +309,11 @@ int iocmgrExpectFile(const char *path)
 void iocmgrSetReadOnly(int readOnly)
 {
     ensureInit();
-    epicsMutexMustLock(mgr.lock);
+    iocmgrLock();
     mgr.readOnly = readOnly != 0;
-    epicsMutexUnlock(mgr.lock);
+    iocmgrUnlock();
     errlogPrintf("%s: read-only mode %s\n", driverName, readOnly ? "on: every command is refused" : "off");
-    requestMgrScan();
+    iocmgrRequestMgrScan();
 }
 
 int iocmgrSetArgoCD(const char *appNamespace, const char *rootApp, const char *instanceLabel)
@@ -325,148 +360,72 @@ void iocmgrSetWatchTimeout(double seconds)
     mgr.watchTimeout = seconds;
 }
 
-/* ---- the table -------------------------------------------------------- */
+/* ---- what the client's callbacks mean ---------------------------------- */
 
-static int byName(const void *a, const void *b)
+/* The longest record name an instance would have, over EPICS' limit: its
+ * length (0 when it fits or the template is not known) and that name. */
+static size_t nameTooLong(const char *name, char *longest, size_t len)
 {
-    return strcmp((*(iocmgrInst *const *)a)->name, (*(iocmgrInst *const *)b)->name);
-}
-
-iocmgrInst *iocmgrFindInstance(const char *name)
-{
-    iocmgrInst key, *pkey = &key, **found;
-    if (!mgr.insts || !name) return NULL;
-    snprintf(key.name, sizeof key.name, "%s", name);
-    found = bsearch(&pkey, mgr.insts, mgr.ninst, sizeof *mgr.insts, byName);
-    return found ? *found : NULL;
-}
-
-iocmgrInst *iocmgrFindInstanceByPv(const char *pvBase)
-{
-    size_t i, pl = strlen(mgr.prefix);
-    if (strncmp(pvBase, mgr.prefix, pl) != 0) return NULL;
-    for (i = 0; i < mgr.ninst; i++)
-        if (strcmp(mgr.insts[i]->pvName, pvBase + pl) == 0) return mgr.insts[i];
-    return NULL;
-}
-
-size_t iocmgrInstanceCount(void) { return mgr.ninst; }
-const char *iocmgrPrefix(void) { return mgr.prefix; }
-iocmgrInst *iocmgrInstanceAt(size_t index) { return index < mgr.ninst ? mgr.insts[index] : NULL; }
-
-/* Counts follow derived views only: the placeholder shown before the first
- * derivation is never counted. */
-static void countView(iocmgrInst *inst, int sign)
-{
-    const iocmgrView *v = &inst->view;
-    if (sign < 0 && !inst->counted) return;
-    inst->counted = sign > 0;
-    if (v->status == IOCMGR_RUNNING) mgr.runningCount += sign;
-    if (iocmgrIsFault(v)) mgr.faultCount += sign;
-}
-
-/* The manager's ARGO_APP/SYNC/HEALTH: the root named in the configuration,
- * else the first one an instance led to. */
-static void noteRoot(const k8sApp *root)
-{
-    epicsMutexMustLock(mgr.lock);
-    if (!mgr.argoRootName[0]) snprintf(mgr.argoRootName, sizeof mgr.argoRootName, "%s", root->name);
-    epicsMutexUnlock(mgr.lock);
-}
-
-/* The Application's part of the view (iocmgrArgo.c). The owner is two
- * Applications big: from the heap, since the ticker's stack is shared with
- * the pod copies already here. */
-static void deriveArgo(iocmgrInst *inst, iocmgrView *view)
-{
-    k8sArgoOwner *owner;
-    if (!k8sClientAppNamespace(mgr.client)[0]) return;
-    owner = malloc(sizeof *owner);
-    if (!owner) return;
-    k8sClientArgoOwner(mgr.client, inst->name, owner);
-    iocmgrArgoDerive(owner, view);
-    if (owner->haveRoot) noteRoot(&owner->root);
-    free(owner);
-}
-
-/* Re-derive one instance from the cache; called on the network thread or
- * the ticker, never from a record. */
-static void refresh(iocmgrInst *inst)
-{
-    k8sInstance ki;
-    k8sPod pods[MAX_PODS];
-    size_t npods = 0;
-    char event[512] = "";
-    iocmgrView view;
-    long long now = (long long)time(NULL);
-    int have;
-
-    have = k8sClientGetInstance(mgr.client, inst->name, &ki) == 0;
-    if (have) {
-        k8sClientGetPods(mgr.client, inst->name, pods, MAX_PODS, &npods);
-        if (npods > MAX_PODS) npods = MAX_PODS;   /* count is the total found */
-        if (k8sClientLatestEvent(mgr.client, inst->name, event, sizeof event) != 0 && npods > 0)
-            k8sClientLatestEvent(mgr.client, pods[0].name, event, sizeof event);
-    }
-    iocmgrDerive(have ? &ki : NULL, pods, npods, event, now, mgr.pendingGrace, &view);
-    if (have) deriveArgo(inst, &view);
-
-    epicsMutexMustLock(mgr.lock);
-    /* under the lock: the ticker and the network thread both refresh */
-    iocmgrHoldCrashLoop(&inst->view, now, mgr.crashSettle, &view);
-    countView(inst, -1);
-    inst->view = view;
-    countView(inst, +1);
-    epicsMutexUnlock(mgr.lock);
-    if (iocmgrDebug)
-        errlogPrintf("%s: %s -> %s (%s)\n", driverName, inst->name,
-                     iocmgrStatusNames[view.status], view.message);
-    requestInstScan(inst);
-    requestMgrScan();
-}
-
-static void refreshAll(void)
-{
-    size_t i;
-    for (i = 0; i < mgr.ninst; i++) refresh(mgr.insts[i]);
+    char pv[IOCMGR_NAME_SIZE * 4], macros[1024];
+    size_t i, n;
+    for (i = 0; name[i] && i + 1 < sizeof pv; i++) pv[i] = (char)toupper((unsigned char)name[i]);
+    pv[i] = '\0';
+    snprintf(macros, sizeof macros, "P=%s,I=%s,NAME=%s%s%s", iocmgrPrefix(), pv, name,
+             mgr.templMacros && mgr.templMacros[0] ? "," : "", mgr.templMacros ? mgr.templMacros : "");
+    n = iocmgrTemplateLongest(mgr.templ, macros, longest, len);
+    return n > PVNAME_SZ || strlen(name) >= IOCMGR_NAME_SIZE ? n : 0;
 }
 
 static void onInstance(void *arg, k8sChange change, const k8sInstance *ki)
 {
     iocmgrInst *inst = iocmgrFindInstance(ki->name);
+    char longest[256];
+    size_t tooLong;
     (void)arg;
     if (inst) {
-        refresh(inst);
+        iocmgrDeriveLater(inst);
         return;
     }
-    /* Records exist only for what was known at boot; REBOOT picks this up. */
-    epicsMutexMustLock(mgr.lock);
-    if (change == K8S_DELETED) listRemove(&mgr.unmanaged, ki->name);
-    else if (!listHas(&mgr.unmanaged, ki->name)) {
-        listAdd(&mgr.unmanaged, ki->name);
-        errlogPrintf("%s: instance %s appeared after boot: listed in UNMANAGED; write REBOOT to manage it\n",
-                     driverName, ki->name);
+    /* Records exist only for what was known at boot; REBOOT picks this up,
+     * unless its names cannot be records at all. */
+    tooLong = change == K8S_DELETED ? 0 : nameTooLong(ki->name, longest, sizeof longest);
+    iocmgrLock();
+    if (change == K8S_DELETED) unmanagedRemove(ki->name);
+    else if (unmanagedAdd(ki->name, tooLong ? UNMANAGED_NAME : UNMANAGED_LATE)) {
+        if (tooLong)
+            errlogPrintf("%s: instance %s has no records and cannot have: %s would be %zu characters, "
+                         "EPICS allows %d; listed in UNMANAGED\n", driverName, ki->name, longest, tooLong,
+                         PVNAME_SZ);
+        else if (mgr.bootListError[0])
+            errlogPrintf("%s: instance %s has no records (the list at boot failed): listed in UNMANAGED\n",
+                         driverName, ki->name);
+        else
+            errlogPrintf("%s: instance %s appeared after boot: listed in UNMANAGED; write REBOOT to manage it\n",
+                         driverName, ki->name);
     }
-    epicsMutexUnlock(mgr.lock);
-    requestMgrScan();
+    iocmgrUnlock();
+    iocmgrRequestMgrScan();
 }
 
-/* A child changes its instance (same name: the service is the release); any
- * other Application may be a root, whose parameters concern every instance. */
+/* An Application concerns the instances it tracks (a child: named as its
+ * service, which is the instance) and, as their root, every instance whose
+ * child it roots. Another beamline's Applications in a shared namespace
+ * concern nothing here: each of their reconciles used to re-derive the whole
+ * beamline. */
 static void onApp(void *arg, k8sChange change, const k8sApp *app)
 {
     iocmgrInst *inst = iocmgrFindInstance(app->name);
     (void)arg; (void)change;
-    if (inst) refresh(inst);
-    else refreshAll();
-    requestMgrScan();
+    if (inst) iocmgrDeriveLater(inst);
+    iocmgrDeriveForApp(app->name);
+    if (iocmgrIsManagerRoot(app->name)) iocmgrRequestMgrScan();
 }
 
 static void onPod(void *arg, k8sChange change, const k8sPod *pod)
 {
     iocmgrInst *inst = iocmgrFindInstance(pod->ownerName);
     (void)arg; (void)change;
-    if (inst) refresh(inst);
+    if (inst) iocmgrDeriveLater(inst);
 }
 
 /* Hand memory malloc holds free back to the system after a list, whose
@@ -494,27 +453,87 @@ static void mapLargeBlocksDuringRecordInit(int on)
 #endif
 }
 
-static void onSync(void *arg, int connected, const char *message)
+/* The connection lost or back: every record, logs too, shows it (INVALID
+ * while the API is unreachable); rare, unlike an instance's changes. */
+static void scanEveryInstance(void)
 {
     size_t i;
-    (void)arg;
-    epicsMutexMustLock(mgr.lock);
-    if (mgr.connected != connected)
-        errlogPrintf("%s: Kubernetes API %s%s%s\n", driverName,
-                     connected ? "connected, cache consistent" : "unreachable",
-                     message && message[0] ? ": " : "", message ? message : "");
-    mgr.connected = connected;
-    if (!connected && message && message[0]) {
-        snprintf(mgr.syncMessage, sizeof mgr.syncMessage, "%s", message);
-        if (isSyncError(message)) stampError(message);
+    for (i = 0; i < iocmgrInstanceCount(); i++) {
+        iocmgrInst *inst = iocmgrInstanceAt(i);
+        iocmgrScanRequest(inst->scan, &inst->gate);
+        iocmgrScanRequest(inst->logScan, &inst->logGate);
     }
-    epicsMutexUnlock(mgr.lock);
-    if (connected) refreshAll();
-    for (i = 0; i < mgr.ninst; i++) requestInstScan(mgr.insts[i]);
-    requestMgrScan();
+    iocmgrRequestMgrScan();
+}
+
+/* Disconnected is shown at once (stale values are never shown as good);
+ * connected only once the deriver has derived every instance from the
+ * consistent cache (iocmgrAllDerived). */
+static void onSync(void *arg, int connected, const char *message)
+{
+    (void)arg;
+    iocmgrLock();
+    if (mgr.wantConnected != connected && !connected)
+        errlogPrintf("%s: Kubernetes API unreachable%s%s\n", driverName,
+                     message && message[0] ? ": " : "", message ? message : "");
+    mgr.wantConnected = connected;
+    if (!connected) {
+        mgr.connected = 0;
+        if (message && message[0]) {
+            snprintf(mgr.syncMessage, sizeof mgr.syncMessage, "%s", message);
+            if (isSyncError(message) && mgr.bootListError[0]) {
+                /* the boot-time failure is what matters most: keep saying it */
+                char msg[512];
+                snprintf(msg, sizeof msg, "%.250s; and the instance list at boot failed: the manager serves "
+                         "only the %zu instance(s) it expected until the API answers, then restarts", message,
+                         iocmgrInstanceCount());
+                stampError(msg);
+            } else if (isSyncError(message)) {
+                stampError(message);
+            }
+        }
+    } else {
+        mgr.syncSeq++;
+    }
+    iocmgrUnlock();
+    if (connected) iocmgrDeriveAllLater();
+    else scanEveryInstance();
+}
+
+void iocmgrAllDerived(unsigned seq)
+{
+    int publish = 0;
+    size_t missing = 0, i;
+    char msg[700];
+
+    iocmgrLock();
+    if (mgr.wantConnected && !mgr.connected && seq == mgr.syncSeq) {
+        for (i = 0; mgr.bootListError[0] && i < mgr.unmanaged.count; i++)
+            missing += mgr.unmanaged.why[i] == UNMANAGED_LATE;
+        if (!missing) {
+            mgr.connected = 1;
+            mgr.bootListError[0] = '\0';
+            publish = 1;
+        } else {
+            snprintf(msg, sizeof msg, "the API now shows %zu instance(s) with no records, as the list at boot "
+                     "failed: exiting (status %d) so that Kubernetes restarts the manager with them",
+                     missing, EXIT_INCOMPLETE);
+            stampError(msg);
+        }
+    }
+    iocmgrUnlock();
+    if (missing) {
+        errlogPrintf("%s: %s\n", driverName, msg);
+        iocmgrRequestMgrScan();
+        epicsExitLater(EXIT_INCOMPLETE);
+        return;
+    }
+    if (!publish) return;
+    errlogPrintf("%s: Kubernetes API connected, cache consistent\n", driverName);
+    scanEveryInstance();
     /* The lists that led here left their response buffers (~70 MB of JSON at
      * 5,000 instances) free. */
-    if (connected) releaseFreedMemory();
+    releaseFreedMemory();
 }
 
 static void k8sLogger(int level, const char *msg)
@@ -562,38 +581,86 @@ static int createClient(void)
     return 0;
 }
 
-static void pvNameOf(const char *name, char *out, size_t len)
+/* ---- the instances at boot -------------------------------------------- */
+
+static int byName(const void *a, const void *b)
 {
-    size_t i;
-    for (i = 0; name[i] && i + 1 < len; i++) out[i] = (char)toupper((unsigned char)name[i]);
-    out[i] = '\0';
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static iocmgrInst *newInstance(const char *name, int expected)
+static const char *domainOf(const k8sInstance *list, size_t n, const char *name)
 {
-    iocmgrInst *inst = callocMustSucceed(1, sizeof *inst, "iocmgr instance");
-    snprintf(inst->name, sizeof inst->name, "%s", name);
-    pvNameOf(name, inst->pvName, sizeof inst->pvName);
-    inst->expected = expected;
-    scanIoInit(&inst->scan);
-    scanIoSetComplete(inst->scan, scanDone, &inst->gate);
-    iocmgrDeriveDisconnected(&inst->view, "not yet connected");
-    return inst;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return list[i].labelDomain[0] ? list[i].labelDomain : list[i].labelLocation;
+    return "";
+}
+
+/* LAST_ERROR for the instances skipped at boot: which, how long, the limit. */
+static void reportSkipped(const nameList *skipped, const char *firstLongest, size_t firstLen)
+{
+    char msg[512];
+    size_t i, used;
+    if (!skipped->count) return;
+    used = (size_t)snprintf(msg, sizeof msg, "%zu instance(s) not managed, listed in UNMANAGED: record names "
+                            "would exceed EPICS' %d characters (%s: %zu) with prefix %s (%zu characters): ",
+                            skipped->count, PVNAME_SZ, firstLongest, firstLen, iocmgrPrefix(),
+                            strlen(iocmgrPrefix()));
+    for (i = 0; i < skipped->count && used < sizeof msg; i++)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", i ? ", " : "", skipped->names[i]);
+    iocmgrSetLastError(msg);
+}
+
+/* Loads one instance's records, unless its names cannot be records; 0 when
+ * loaded. The reason goes to the log and UNMANAGED. */
+static int loadOne(const char *templ, const char *name, nameList *skipped, char *firstLongest,
+                   size_t firstLen, size_t *firstN)
+{
+    char macros[1024], longest[256], pv[IOCMGR_NAME_SIZE * 4];
+    size_t n, i;
+
+    for (i = 0; name[i] && i + 1 < sizeof pv; i++) pv[i] = (char)toupper((unsigned char)name[i]);
+    pv[i] = '\0';
+    if ((n = nameTooLong(name, longest, sizeof longest)) != 0) {
+        errlogPrintf("%s: instance %s not managed: its record %s would be %zu characters, EPICS allows %d "
+                     "(prefix %s: %zu characters); listed in UNMANAGED\n", driverName, name, longest, n,
+                     PVNAME_SZ, iocmgrPrefix(), strlen(iocmgrPrefix()));
+        if (!skipped->count) {
+            snprintf(firstLongest, firstLen, "%s", longest);
+            *firstN = n;
+        }
+        listAdd(skipped, name);
+        iocmgrLock();
+        unmanagedAdd(name, UNMANAGED_NAME);
+        iocmgrUnlock();
+        return -1;
+    }
+    snprintf(macros, sizeof macros, "P=%s,I=%s,NAME=%s%s%s", iocmgrPrefix(), pv, name,
+             mgr.templMacros && mgr.templMacros[0] ? "," : "", mgr.templMacros ? mgr.templMacros : "");
+    if (dbLoadRecords(templ, macros) != 0) {
+        errlogPrintf("%s: instance %s not managed: dbLoadRecords(%s, %s) failed; listed in UNMANAGED\n",
+                     driverName, name, templ, macros);
+        iocmgrLock();
+        unmanagedAdd(name, UNMANAGED_LOAD);
+        iocmgrUnlock();
+        return -1;
+    }
+    return 0;
 }
 
 static void initHook(initHookState state);
-static void atExit(void *arg);
 
 int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extraMacros,
                         double timeout)
 {
     k8sInstance *list = NULL;
-    size_t n = 0, i;
-    nameList names = { NULL, 0, 0 };
-    char err[512];
+    size_t n = 0, i, firstN = 0;
+    nameList names = { NULL, 0, 0 }, skipped = { NULL, 0, 0 };
+    char err[512], firstLongest[256] = "";
 
     ensureInit();
-    if (interruptAccept || mgr.insts) {
+    if (interruptAccept || iocmgrInstanceCount() || mgr.templMacros) {
         errlogPrintf("%s: iocmgrLoadInstances runs once, before iocInit\n", driverName);
         return -1;
     }
@@ -602,12 +669,20 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
         return -1;
     }
     if (timeout <= 0) timeout = 10.0;
-    snprintf(mgr.prefix, sizeof mgr.prefix, "%s", prefix);
+    iocmgrTableSetPrefix(prefix);
+    mgr.templMacros = epicsStrDup(extraMacros ? extraMacros : "");
+    if (iocmgrTemplateRead(templ, &mgr.templ, err, sizeof err) != 0)
+        errlogPrintf("%s: warning: %s: record name lengths are not checked before loading\n", driverName, err);
     if (!mgr.client && createClient() == 0) {
         if (k8sClientListInstances(mgr.client, timeout, &list, &n, err, sizeof err) != 0) {
-            errlogPrintf("%s: listing instances failed: %s; loading only the %zu expected instance(s), "
-                         "the watch will keep trying\n", driverName, err, mgr.expected.count);
-            setSyncError(err);
+            char msg[700];
+            snprintf(mgr.bootListError, sizeof mgr.bootListError, "%s", err);
+            snprintf(msg, sizeof msg, "the instance list at boot failed: %.400s", err);
+            errlogPrintf("%s: %s\n", driverName, msg);
+            errlogPrintf("%s: managing only the %zu expected instance(s); once the API answers and shows "
+                         "others, the manager exits (status %d) to be restarted with them\n", driverName,
+                         mgr.expected.count, EXIT_INCOMPLETE);
+            setSyncError(msg);
         }
     }
     for (i = 0; i < n; i++) {
@@ -615,49 +690,25 @@ int iocmgrLoadInstances(const char *prefix, const char *templ, const char *extra
         else errlogPrintf("%s: skipping instance '%s': not a usable name\n", driverName, list[i].name);
     }
     for (i = 0; i < mgr.expected.count; i++) listAdd(&names, mgr.expected.names[i]);
+    if (names.count) qsort(names.names, names.count, sizeof *names.names, byName);
 
-    mgr.insts = callocMustSucceed(names.count ? names.count : 1, sizeof *mgr.insts, "iocmgr table");
-    for (i = 0; i < names.count; i++)
-        mgr.insts[i] = newInstance(names.names[i], listHas(&mgr.expected, names.names[i]));
-    mgr.ninst = names.count;
-    for (i = 0; i < n; i++) {
-        size_t j;
-        for (j = 0; j < names.count; j++) {
-            if (strcmp(mgr.insts[j]->name, list[i].name) == 0) {
-                snprintf(mgr.insts[j]->domain, sizeof mgr.insts[j]->domain, "%s",
-                         list[i].labelDomain[0] ? list[i].labelDomain : list[i].labelLocation);
-                break;
-            }
-        }
+    iocmgrTableReserve(names.count);
+    for (i = 0; i < names.count; i++) {
+        const char *name = names.names[i];
+        if (loadOne(templ, name, &skipped, firstLongest, sizeof firstLongest, &firstN) == 0)
+            iocmgrTableAdd(name, listHas(&mgr.expected, name), domainOf(list, n, name));
     }
+    reportSkipped(&skipped, firstLongest, firstN);
     free(list);
-    qsort(mgr.insts, mgr.ninst, sizeof *mgr.insts, byName);
-    /* Each instance has an I/O Intr list of its own and a resync queues them
-     * all at once (once each, see requestScan): the callback queues must hold
+    listFree(&names);
+    listFree(&skipped);
+    /* Each instance has I/O Intr lists of its own and a resync queues them
+     * all at once (once each, iocmgrScan.c): the callback queues must hold
      * them. Base's default is 2000 entries; a st.cmd may still set a larger
      * size with callbackSetQueueSize() after iocmgrLoadInstances. */
-    if (mgr.ninst > 1000)
-        callbackSetQueueSize((int)mgr.ninst + 2000);
-
-    for (i = 0; i < mgr.ninst; i++) {
-        iocmgrInst *inst = mgr.insts[i];
-        char macros[1024];
-        if (strlen(prefix) + strlen(inst->pvName) + 12 > 60)
-            errlogPrintf("%s: warning: PV names for %s exceed EPICS' 60 characters with prefix %s\n",
-                         driverName, inst->name, prefix);
-        if (strlen(inst->name) > 39)
-            errlogPrintf("%s: warning: %s is longer than a NAMES entry (39 characters)\n",
-                         driverName, inst->name);
-        snprintf(macros, sizeof macros, "P=%s,I=%s,NAME=%s%s%s", prefix, inst->pvName, inst->name,
-                 extraMacros && extraMacros[0] ? "," : "", extraMacros ? extraMacros : "");
-        if (dbLoadRecords(templ, macros) != 0) {
-            errlogPrintf("%s: dbLoadRecords(%s, %s) failed\n", driverName, templ, macros);
-            return -1;
-        }
-        free(names.names[i]);
-    }
-    free(names.names);
-    errlogPrintf("%s: managing %zu instance(s)\n", driverName, mgr.ninst);
+    if (iocmgrInstanceCount() > 1000)
+        callbackSetQueueSize((int)iocmgrInstanceCount() + 2000);
+    errlogPrintf("%s: managing %zu instance(s)\n", driverName, iocmgrInstanceCount());
     initHookRegister(initHook);
     return 0;
 }
@@ -671,12 +722,13 @@ void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected)
     if (!mgr.connected) iocmgrDeriveDisconnected(out, mgr.syncMessage);
 }
 
-int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *connected)
+void iocmgrReadLiveness(const iocmgrInst *inst, iocmgrLiveness *out)
 {
-    /* iocmgrDeriveDisconnected changes neither of these */
-    *startedEpoch = inst->view.startedEpoch;
-    *connected = mgr.connected;
-    return inst->view.running;
+    /* iocmgrDeriveDisconnected changes none of these */
+    out->running = inst->view.running;
+    out->ready = inst->view.ready;
+    out->startedEpoch = inst->view.startedEpoch;
+    out->connected = mgr.connected;
 }
 
 /* Under the lock: the root from the cache (a copy under the cache's own lock). */
@@ -703,9 +755,8 @@ void iocmgrReadSummary(iocmgrSummary *out)
     memset(out, 0, sizeof *out);
     out->connected = mgr.connected;
     out->readOnly = mgr.readOnly;
-    out->count = (int)mgr.ninst;
-    out->runningCount = mgr.runningCount;
-    out->faultCount = mgr.faultCount;
+    out->count = (int)iocmgrInstanceCount();
+    iocmgrDerivedCounts(&out->runningCount, &out->faultCount);
     if (mgr.client) {
         snprintf(out->namespace_, sizeof out->namespace_, "%s", k8sClientNamespace(mgr.client));
         snprintf(out->apiUrl, sizeof out->apiUrl, "%s", k8sClientServer(mgr.client));
@@ -714,307 +765,38 @@ void iocmgrReadSummary(iocmgrSummary *out)
     readRoot(out);
 }
 
-size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged)
+size_t iocmgrReadUnmanaged(char *out, size_t len, const char *sep)
 {
-    size_t i, n = unmanaged ? mgr.unmanaged.count : mgr.ninst;
-    if (n > max) n = max;
-    for (i = 0; i < n; i++)
-        snprintf(out[i], 40, "%s", unmanaged ? mgr.unmanaged.names[i] : mgr.insts[i]->name);
-    return n;
-}
-
-/* ---- commands --------------------------------------------------------- */
-
-typedef struct cmdCtx {
-    iocmgrInst *inst;
-    iocmgrCmdKind kind;
-    int viaRoot;          /* a parameter on the root Application, not the instance itself */
-    char who[128];
-    char image[512];
-    iocmgrCmdDone done;
-    void *doneArg;
-} cmdCtx;
-
-static const char *cmdName(iocmgrCmdKind kind)
-{
-    switch (kind) {
-    case IOCMGR_CMD_START: return "START";
-    case IOCMGR_CMD_STOP: return "STOP";
-    case IOCMGR_CMD_RESTART: return "RESTART";
-    case IOCMGR_CMD_SET_IMAGE: return "IMAGE_SP";
-    case IOCMGR_CMD_LOG: return "LOG_FETCH";
-    case IOCMGR_CMD_LOG_PREV: return "LOG_PREV_FETCH";
-    case IOCMGR_CMD_SET_REVISION: return "REVISION_SP";
-    }
-    return "?";
-}
-
-static void setFeedback(iocmgrInst *inst, int busy, int stat, const char *msg)
-{
-    epicsMutexMustLock(mgr.lock);
-    inst->busy = busy;
-    inst->cmdStat = stat;
-    snprintf(inst->cmdMsg, sizeof inst->cmdMsg, "%s", msg);
-    epicsMutexUnlock(mgr.lock);
-    requestInstScan(inst);
-}
-
-static void storeLog(iocmgrInst *inst, int which, const char *body, size_t len)
-{
-    char *copy = malloc(len + 1);
-    if (!copy) return;
-    memcpy(copy, body, len);
-    copy[len] = '\0';
-    epicsMutexMustLock(mgr.lock);
-    free(inst->log[which]);
-    inst->log[which] = copy;
-    inst->logLen[which] = len;
-    epicsMutexUnlock(mgr.lock);
-}
-
-static void cmdFinished(void *arg, const k8sResult *res)
-{
-    cmdCtx *ctx = arg;
-    iocmgrInst *inst = ctx->inst;
-    char msg[1100];
-
-    if (!res->ok && ctx->viaRoot) {
-        /* k8sArgoOps' words already name the parameter, the root and the HTTP status */
-        snprintf(msg, sizeof msg, "%s %s: %s", cmdName(ctx->kind),
-                 res->maybeSent ? "outcome unknown, check OVERRIDE before repeating" : "failed", res->message);
-    } else if (ctx->viaRoot) {
-        snprintf(msg, sizeof msg, "%s requested: %s", ctx->kind == IOCMGR_CMD_START ? "start"
-                 : ctx->kind == IOCMGR_CMD_STOP ? "stop" : "revision", res->message);
-    } else if (!res->ok) {
-        if (res->httpStatus)
-            snprintf(msg, sizeof msg, "%s failed: HTTP %ld: %s", cmdName(ctx->kind), res->httpStatus, res->message);
-        else if (res->maybeSent)
-            /* no answer, but the request went out: the API may have acted on it */
-            snprintf(msg, sizeof msg, "%s outcome unknown (%s): it may have been applied, check STATUS "
-                     "before repeating", cmdName(ctx->kind), res->message);
-        else
-            snprintf(msg, sizeof msg, "%s failed: %s", cmdName(ctx->kind), res->message);
-    } else {
-        switch (ctx->kind) {
-        case IOCMGR_CMD_START: snprintf(msg, sizeof msg, "start requested: scaled to 1 replica"); break;
-        case IOCMGR_CMD_STOP: snprintf(msg, sizeof msg, "stop requested: scaled to 0 replicas"); break;
-        case IOCMGR_CMD_RESTART: snprintf(msg, sizeof msg, "restart requested: pod deleted, it is recreated"); break;
-        case IOCMGR_CMD_SET_IMAGE: snprintf(msg, sizeof msg, "image set to %s: the pod is rolled", ctx->image); break;
-        case IOCMGR_CMD_SET_REVISION: break;   /* always through the root */
-        case IOCMGR_CMD_LOG:
-        case IOCMGR_CMD_LOG_PREV:
-            storeLog(inst, ctx->kind == IOCMGR_CMD_LOG_PREV, res->body ? res->body : "", res->body ? res->bodyLen : 0);
-            snprintf(msg, sizeof msg, "%s log read: %zu bytes",
-                     ctx->kind == IOCMGR_CMD_LOG_PREV ? "previous container's" : "console", res->bodyLen);
-            break;
+    size_t i, used = 0, left = 0, sl = strlen(sep);
+    if (!len) return mgr.unmanaged.count;
+    out[0] = '\0';
+    for (i = 0; i < mgr.unmanaged.count; i++) {
+        const char *name = mgr.unmanaged.names[i];
+        size_t need = strlen(name) + (used ? sl : 0);
+        if (used + need + 1 > len) {
+            left++;
+            continue;
         }
+        used += (size_t)sprintf(out + used, "%s%s", used ? sep : "", name);
     }
-    errlogPrintf("%s: %s %s by %s: %s\n", driverName, cmdName(ctx->kind), inst->name, ctx->who, msg);
-    setFeedback(inst, 0, res->ok ? IOCMGR_CMDSTAT_OK : IOCMGR_CMDSTAT_ERROR, msg);
-    ctx->done(ctx->doneArg, res->ok, msg);
-    free(ctx);
-}
-
-static int refuse(iocmgrInst *inst, const char *what, const char *who, const char *msg)
-{
-    int busy;
-    epicsMutexMustLock(mgr.lock);
-    busy = inst->busy;
-    epicsMutexUnlock(mgr.lock);
-    errlogPrintf("%s: %s %s by %s refused: %s\n", driverName, what, inst->name, who, msg);
-    setFeedback(inst, busy, IOCMGR_CMDSTAT_ERROR, msg);
-    return -1;
-}
-
-/* Which way a command goes on an instance Argo CD may own (iocmgrArgo.c):
- * the plan, or -1 with msg when it is refused. */
-static int planCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, iocmgrArgoPlan *plan,
-                       char *msg, size_t len)
-{
-    k8sArgoOwner *owner;
-    iocmgrArgoAction action = kind == IOCMGR_CMD_START ? IOCMGR_ARGO_START
-                            : kind == IOCMGR_CMD_STOP ? IOCMGR_ARGO_STOP
-                            : kind == IOCMGR_CMD_SET_IMAGE ? IOCMGR_ARGO_IMAGE : IOCMGR_ARGO_REVISION;
-
-    memset(plan, 0, sizeof *plan);
-    if (kind == IOCMGR_CMD_RESTART || kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV)
-        return 0;     /* deleting a pod or reading a log is the same under Argo CD */
-    owner = malloc(sizeof *owner);
-    if (!owner) {
-        snprintf(msg, len, "%s refused: out of memory", cmdName(kind));
-        return -1;
-    }
-    k8sClientArgoOwner(mgr.client, inst->name, owner);
-    iocmgrArgoPlanCommand(owner, inst->name, action, arg, plan);
-    free(owner);
-    if (plan->path == IOCMGR_PATH_REFUSE) {
-        snprintf(msg, len, "%s", plan->msg);
-        return -1;
-    }
-    return 0;
-}
-
-int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const char *who,
-                  iocmgrCmdDone done, void *doneArg, char *msg, size_t len)
-{
-    const char *what = cmdName(kind);
-    int isRead = kind == IOCMGR_CMD_LOG || kind == IOCMGR_CMD_LOG_PREV;
-    int rc;
-    char pod[64], err[512];
-    cmdCtx *ctx;
-    iocmgrArgoPlan *plan;
-
-    /* Decide and claim the instance in one step, so two writers cannot both
-     * pass the busy check. */
-    msg[0] = '\0';
-    epicsMutexMustLock(mgr.lock);
-    snprintf(pod, sizeof pod, "%s", inst->view.pod);
-    if (mgr.readOnly && !isRead)
-        snprintf(msg, len, "%s refused: the manager is read-only", what);
-    else if (!mgr.connected)
-        snprintf(msg, len, "%s refused: Kubernetes API unreachable, nothing sent (%s)", what, mgr.syncMessage);
-    else if (inst->busy)
-        snprintf(msg, len, "%s refused: a command is already in flight for %s", what, inst->name);
-    else if (isRead && !pod[0])
-        snprintf(msg, len, "%s refused: %s has no pod", what, inst->name);
-    else
-        inst->busy = 1;
-    epicsMutexUnlock(mgr.lock);
-    if (msg[0]) return refuse(inst, what, who, msg);
-
-    plan = callocMustSucceed(1, sizeof *plan, "iocmgr command plan");
-    if (planCommand(inst, kind, arg, plan, msg, len) != 0) {
-        free(plan);
-        epicsMutexMustLock(mgr.lock);
-        inst->busy = 0;
-        epicsMutexUnlock(mgr.lock);
-        return refuse(inst, what, who, msg);
-    }
-    ctx = callocMustSucceed(1, sizeof *ctx, "iocmgr command");
-    ctx->viaRoot = plan->path == IOCMGR_PATH_ROOT_PARAM;
-    ctx->inst = inst;
-    ctx->kind = kind;
-    ctx->done = done;
-    ctx->doneArg = doneArg;
-    snprintf(ctx->who, sizeof ctx->who, "%s", who);
-    snprintf(ctx->image, sizeof ctx->image, "%s", arg ? arg : "");
-
-    /* Feedback first: once queued, the answer may arrive before we return. */
-    snprintf(msg, len, "%s sent by %s", what, who);
-    errlogPrintf("%s: %s %s%s%s%s%s requested by %s\n", driverName, what, inst->name,
-                 kind == IOCMGR_CMD_SET_IMAGE || kind == IOCMGR_CMD_SET_REVISION ? " to " : "",
-                 kind == IOCMGR_CMD_SET_IMAGE || kind == IOCMGR_CMD_SET_REVISION ? ctx->image : "",
-                 ctx->viaRoot ? " through Application parameter " : "", ctx->viaRoot ? plan->param : "", who);
-    setFeedback(inst, 1, IOCMGR_CMDSTAT_IDLE, msg);
-
-    err[0] = '\0';
-    if (ctx->viaRoot)
-        rc = k8sClientSetAppParam(mgr.client, plan->app, plan->param, plan->value, plan->forceString,
-                                  cmdFinished, ctx, err, sizeof err);
-    else switch (kind) {
-    case IOCMGR_CMD_START: rc = k8sClientScale(mgr.client, inst->name, 1, cmdFinished, ctx, err, sizeof err); break;
-    case IOCMGR_CMD_STOP: rc = k8sClientScale(mgr.client, inst->name, 0, cmdFinished, ctx, err, sizeof err); break;
-    case IOCMGR_CMD_RESTART: rc = k8sClientRestart(mgr.client, inst->name, cmdFinished, ctx, err, sizeof err); break;
-    case IOCMGR_CMD_SET_IMAGE: rc = k8sClientSetImage(mgr.client, inst->name, ctx->image, cmdFinished, ctx, err, sizeof err); break;
-    case IOCMGR_CMD_LOG: rc = k8sClientGetLog(mgr.client, pod, 500, 0, cmdFinished, ctx, err, sizeof err); break;
-    case IOCMGR_CMD_LOG_PREV: rc = k8sClientGetLog(mgr.client, pod, 500, 1, cmdFinished, ctx, err, sizeof err); break;
-    default: rc = -1; snprintf(err, sizeof err, "not an Argo CD-managed instance"); break;
-    }
-    free(plan);
-    if (rc != 0) {   /* not queued: the callback will not come */
-        free(ctx);
-        snprintf(msg, len, "%s refused: %s", what, err);
-        epicsMutexMustLock(mgr.lock);
-        inst->busy = 0;
-        epicsMutexUnlock(mgr.lock);
-        return refuse(inst, what, who, msg);
-    }
-    return 0;
-}
-
-int iocmgrReboot(const char *who, char *msg, size_t len)
-{
-    if (mgr.readOnly) {
-        snprintf(msg, len, "REBOOT refused: the manager is read-only");
-        errlogPrintf("%s: REBOOT by %s refused: read-only\n", driverName, who);
-        setLastError(msg);
-        return -1;
-    }
-    snprintf(msg, len, "REBOOT by %s: exiting so that Kubernetes restarts the manager", who);
-    errlogPrintf("%s: %s\n", driverName, msg);
-    epicsExitLater(0);
-    return 0;
-}
-
-/* ---- who writes ------------------------------------------------------- */
-
-/* rsrv calls the "before" half on the CA client's own thread, where the record then
- * processes, but for a put with completion (caput -c) the "after" half on the client's
- * event thread: a buffer freed by "after" through thread-private storage was never
- * found there, and 256 bytes leaked per such write (tools/sanitize.sh, LeakSanitizer).
- * So each thread keeps one buffer, freed when the thread exits; a CA server thread
- * serves one client, so what it holds is always that client's user@host. */
-static void trapWrite(asTrapWriteMessage *m, int after)
-{
-    char *who;
-    if (after) return;
-    who = epicsThreadPrivateGet(mgr.writer);
-    if (!who) {
-        who = malloc(256);
-        if (!who) return;
-        epicsThreadPrivateSet(mgr.writer, who);
-        epicsAtThreadExit(free, who);
-    }
-    snprintf(who, 256, "%s@%s", m->userid ? m->userid : "?", m->hostid ? m->hostid : "?");
-}
-
-const char *iocmgrCurrentWriter(void)
-{
-    const char *who;
-    ensureInit();
-    who = epicsThreadPrivateGet(mgr.writer);
-    return who ? who : "local (not through CA access security)";
+    return left;
 }
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* Pending and Starting turn MAJOR after the grace period, and a held crash
- * loop clears after its settle time, with no new event, so time alone must
- * re-derive them. This reads the cache, not the API.
- * One pass under the lock a second (not a lock per instance: at thousands of
- * instances that alone was a visible share of the idle IOC's CPU); the
- * instance table is fixed after iocInit. */
-static void tickerMain(void *arg)
+static void atExit(void *arg)
 {
-    size_t cap = mgr.ninst ? mgr.ninst : 1;
-    iocmgrInst **due = callocMustSucceed(cap, sizeof *due, "iocmgrTicker");
-
     (void)arg;
-    while (!mgr.stopping) {
-        long long now = (long long)time(NULL);
-        size_t i, n = 0;
-
-        epicsMutexMustLock(mgr.lock);
-        for (i = 0; i < mgr.ninst && n < cap; i++) {
-            iocmgrInst *inst = mgr.insts[i];
-            if ((inst->view.pendingSince > 0 && inst->view.severity == IOCMGR_SEV_MINOR
-                 && (double)(now - inst->view.pendingSince) > mgr.pendingGrace)
-                || iocmgrCrashSettled(&inst->view, now, mgr.crashSettle))
-                due[n++] = inst;
-        }
-        epicsMutexUnlock(mgr.lock);
-        for (i = 0; i < n && !mgr.stopping; i++)
-            refresh(due[i]);
-        epicsThreadSleep(1.0);
-    }
-    free(due);
+    mgr.stopping = 1;
+    if (mgr.client) k8sClientStop(mgr.client);
+    iocmgrDeriverStop();
 }
 
 static void initHook(initHookState state)
 {
     char err[512];
     if (state == initHookAtBeginning) {
-        asTrapWriteRegisterListener(trapWrite);
+        iocmgrWriterInit();
         return;
     }
     if (state == initHookAfterInitDevSup || state == initHookAfterInitDatabase) {
@@ -1022,22 +804,14 @@ static void initHook(initHookState state)
         return;
     }
     if (state != initHookAfterIocRunning || !mgr.client) return;
+    if (iocmgrDeriverStart() != 0) {
+        errlogPrintf("%s: cannot start the deriver thread\n", driverName);
+        setSyncError("cannot start the deriver thread");
+        return;
+    }
+    epicsAtExit(atExit, NULL);
     if (k8sClientStart(mgr.client, err, sizeof err) != 0) {
         errlogPrintf("%s: cannot start the watch: %s\n", driverName, err);
         setSyncError(err);
-        return;
     }
-    epicsThreadOpts opts = EPICS_THREAD_OPTS_INIT;
-    opts.joinable = 1;
-    opts.stackSize = epicsThreadGetStackSize(epicsThreadStackBig);
-    mgr.ticker = epicsThreadCreateOpt("iocmgrTicker", tickerMain, NULL, &opts);
-    epicsAtExit(atExit, NULL);
-}
-
-static void atExit(void *arg)
-{
-    (void)arg;
-    mgr.stopping = 1;
-    if (mgr.client) k8sClientStop(mgr.client);
-    if (mgr.ticker) epicsThreadMustJoin(mgr.ticker);
 }

@@ -1,5 +1,6 @@
-/* iocmgrManager.h - the manager: one Kubernetes client, the table of managed
- * instances, and the values the records show. EPICS side.
+/* iocmgrManager.h - the manager as device support, iocsh and other servers
+ * (pvAccess) see it: configuration, the instances (iocmgrTable.h), the values
+ * the records show, commands. EPICS side.
  *
  * All functions returning int return 0 on success, -1 on failure (with a
  * message in words logged or written to the caller's buffer).
@@ -11,6 +12,7 @@
 #include <dbScan.h>
 
 #include "iocmgrInstance.h"
+#include "iocmgrTable.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,29 +26,6 @@ typedef enum {
     IOCMGR_CMD_SET_REVISION       /* Argo CD: services.<svc>.targetRevision on the root */
 } iocmgrCmdKind;
 
-/* I/O Intr requests of one list, coalesced (iocmgrManager.c, requestScan) */
-typedef struct iocmgrScanGate {
-    unsigned pending;     /* priorities queued or being processed */
-    int again;            /* requested again meanwhile: one more pass */
-} iocmgrScanGate;
-
-typedef struct iocmgrInst {
-    char name[64];        /* Kubernetes name, e.g. bl46p-ea-ioc-01 */
-    char pvName[64];      /* upper-cased, e.g. BL46P-EA-IOC-01 */
-    int expected;         /* named in st.cmd or the expected-instances file */
-    char domain[128];     /* domain label (else location) at boot, for grouping alarms */
-    IOSCANPVT scan;       /* every I/O Intr record of the instance */
-    iocmgrScanGate gate;  /* iocmgrManager.c: scan queued at most once at a time */
-    /* below: under iocmgrLock() */
-    iocmgrView view;      /* derived from the cache; see iocmgrReadView() */
-    int busy;
-    int cmdStat;
-    char cmdMsg[512];
-    char *log[2];         /* current and previous container's log */
-    size_t logLen[2];
-    int counted;          /* view counted in RUNNING_COUNT/FAULT_COUNT */
-} iocmgrInst;
-
 typedef struct iocmgrSummary {
     int connected, readOnly;
     int count, runningCount, faultCount;
@@ -54,7 +33,7 @@ typedef struct iocmgrSummary {
     char apiUrl[256];
     char lastError[512];
     /* Argo CD: the root Application ("ns/name", "" when none), its SYNC and HEALTH */
-    char argoRoot[128];
+    char argoRoot[320];
     int argoSync, argoHealth;
 } iocmgrSummary;
 
@@ -80,14 +59,14 @@ void iocmgrSetWatchTimeout(double seconds);
 
 /* Lists the cluster (blocking, bounded by timeout), merges the expected
  * instances and loads the instance template once per instance with macros
- * P, I (upper-cased name), NAME plus extraMacros. Before iocInit only. */
+ * P, I (upper-cased name), NAME plus extraMacros. An instance whose longest
+ * record name would exceed EPICS' 60 characters gets no records: it is listed
+ * in UNMANAGED and LAST_ERROR, and the others are loaded. When the list
+ * fails, only the expected instances are loaded and the manager exits once
+ * the API shows others (docs/reliability.md). Before iocInit only; -1 only
+ * on a usage error. */
 int  iocmgrLoadInstances(const char *prefix, const char *templ, const char *extraMacros,
                          double timeout);
-
-/* The table, sorted by name; fixed once iocmgrLoadInstances() returned. */
-size_t iocmgrInstanceCount(void);
-const char *iocmgrPrefix(void);
-iocmgrInst *iocmgrInstanceAt(size_t index);
 
 /* Files for operators, from the table: Phoebus overview screen into dir,
  * Phoebus alarm-server configuration at path. "" or NULL skips. After
@@ -95,23 +74,24 @@ iocmgrInst *iocmgrInstanceAt(size_t index);
 int iocmgrWriteScreens(const char *dir);
 int iocmgrWriteAlarmConfig(const char *path, const char *configName);
 
-/* Lookups for device support. */
-iocmgrInst *iocmgrFindInstance(const char *name);
-/* By the PV base "$(P)$(I)", for records that carry no instance name. */
-iocmgrInst *iocmgrFindInstanceByPv(const char *pvBase);
-IOSCANPVT   iocmgrManagerScan(void);
+IOSCANPVT iocmgrManagerScan(void);
 void iocmgrLock(void);
 void iocmgrUnlock(void);
 
 /* Under the lock: the view as shown, with the disconnected override applied. */
 void iocmgrReadView(const iocmgrInst *inst, iocmgrView *out, int *connected);
 /* Under the lock: what the once-a-second records (UPTIME, ALIVE) need, without
- * copying the whole view (at 5,000 instances they read 10,000 times a second).
- * Returns the view's running flag. */
-int iocmgrReadRunning(const iocmgrInst *inst, long long *startedEpoch, int *connected);
+ * copying the whole view (at 5,000 instances they read 10,000 times a second). */
+typedef struct iocmgrLiveness {
+    int running, ready, connected;
+    long long startedEpoch;
+} iocmgrLiveness;
+void iocmgrReadLiveness(const iocmgrInst *inst, iocmgrLiveness *out);
 void iocmgrReadSummary(iocmgrSummary *out);
-/* Under the lock: names for NAMES / UNMANAGED, up to max entries of 40 chars. */
-size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged);
+/* Under the lock: the instances the manager cannot serve, joined by sep, into
+ * out (len bytes with the NUL). A name that does not fit is left out whole;
+ * returns how many were left out. */
+size_t iocmgrReadUnmanaged(char *out, size_t len, const char *sep);
 
 /* Commands. Returns 0 when the request went to the network thread: done is
  * then called exactly once, on that thread, with ok and a message. Returns -1
@@ -120,13 +100,21 @@ size_t iocmgrReadNames(char (*out)[40], size_t max, int unmanaged);
 typedef void (*iocmgrCmdDone)(void *arg, int ok, const char *msg);
 int iocmgrCommand(iocmgrInst *inst, iocmgrCmdKind kind, const char *arg, const char *who,
                   iocmgrCmdDone done, void *doneArg, char *msg, size_t msgLen);
+const char *iocmgrCmdName(iocmgrCmdKind kind);
+/* A write to a command record that arrived while the record's own command
+ * was in flight, processed only after it (a reprocess, a put with completion
+ * restarted): refused in words on CMD_MSG, and logged with who wrote it. */
+void iocmgrRefuseInFlight(iocmgrInst *inst, iocmgrCmdKind kind, const char *who);
+
+/* LOG / LOG_PREV (previous 1): how many bytes the record shows (NELM - 1),
+ * all a fetched log keeps of its tail. */
+void iocmgrSetLogKeep(iocmgrInst *inst, int previous, size_t bytes);
+/* A fetched log, stored as LOG / LOG_PREV show it (its tail); their scan
+ * follows. */
+void iocmgrStoreLog(iocmgrInst *inst, int previous, const char *body, size_t len);
 
 /* REBOOT: the manager exits so that Kubernetes restarts it with the new set. */
 int iocmgrReboot(const char *who, char *msg, size_t msgLen);
-
-/* "user@host" of the CA client whose put is being processed on this thread,
- * or a stand-in when the put did not come through access security. */
-const char *iocmgrCurrentWriter(void);
 
 extern int iocmgrDebug;
 

@@ -209,7 +209,9 @@ class Ioc:
         return self.pv(name, instance) + ".VAL$"
 
     def get(self, name, instance=None, string=False):
-        long_string = string and name not in ("LOG", "LOG_PREV")
+        """caget -t of the PV; string=True reads a long string whole: an lsi's VAL$, or
+        as it is a char array (LOG, LOG_PREV, NAMES, UNMANAGED: caget -S)."""
+        long_string = string and name not in ("LOG", "LOG_PREV", "NAMES", "UNMANAGED")
         pv = self.lpv(name, instance) if long_string else self.pv(name, instance)
         return self.ca.get(pv, string=string)
 
@@ -469,7 +471,7 @@ def timed_monitor(ca, pv, string=False):
 
 
 def ca_tools_for_any_user():
-    """caget/caput/camonitor with the EPICS libraries they load, copied to a
+    """caget/caput/camonitor/cainfo with the EPICS libraries they load, copied to a
     world-readable directory: EPICS Base in a cache under /root (mode 0700) cannot
     be loaded by another user, so `setpriv --reuid nobody caput` would fail before
     sending anything. Returns (directory, env additions); the binaries use
@@ -478,7 +480,7 @@ def ca_tools_for_any_user():
     import tempfile
     d = Path(tempfile.mkdtemp(prefix="iocmgr-ca-tools-"))
     d.chmod(0o755)
-    for tool in ("caget", "caput", "camonitor"):
+    for tool in ("caget", "caput", "camonitor", "cainfo"):
         shutil.copy2(BASE_BIN / tool, d / tool)
     for lib in (EPICS_BASE / "lib" / ARCH).glob("lib*.so*"):
         if lib.name.startswith(("libca.", "libCom.")):

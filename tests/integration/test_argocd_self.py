@@ -133,7 +133,7 @@ def test_iocmgr_as_its_pod_lists_its_siblings_and_not_itself(bed, self_ioc):
     assert ioc.get("NAMESPACE") == bed.ns
     siblings = sorted(s[0] for s in services())
     wait_until(lambda: int(ioc.get("COUNT")) == len(siblings), 30, what=f"COUNT {len(siblings)}")
-    names = ioc.get("NAMES").split()[1:]         # caget -t prints the count first
+    names = ioc.get("NAMES", string=True).split()   # one string, names separated by a space
     assert sorted(names) == siblings and SELF not in names
     assert ioc.get("ARGO_APP") == f"{bed.ns}/{bed.root}"
     ioc.ca.wait_value(ioc.pv("SYNC"), "Synced", timeout=30)

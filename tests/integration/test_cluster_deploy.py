@@ -338,7 +338,7 @@ def test_helm_install_runs_iocmgr_connected_in_cluster(cluster, installed, tmp_p
         # Argo CD off in the chart: no root, and n/a without alarm
         assert ioc.get("ARGO_APP") == "" and ioc.get("SYNC") == "n/a" and ioc.get("HEALTH") == "n/a"
         # the manager is not one of the instances it manages
-        assert RELEASE not in ioc.ca.get(ioc.pv("NAMES"))
+        assert RELEASE not in ioc.get("NAMES", string=True).split()
 
 
 @needs_helm

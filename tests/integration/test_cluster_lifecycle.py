@@ -42,8 +42,8 @@ def test_absent_unmanaged_and_reboot(cluster, tmp_path):
             subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "-f", "-"],
                            input=STS % {"name": LATE, "ns": NAMESPACE}, text=True, env=cluster.env,
                            check=True, capture_output=True)
-            ioc.ca.wait_value(ioc.pv("UNMANAGED"), lambda v, s: LATE in v, timeout=30)
-            assert LATE not in ioc.get("NAMES")
+            ioc.ca.wait_value(ioc.pv("UNMANAGED"), lambda v, s: LATE in v.split(), timeout=30, string=True)
+            assert LATE not in ioc.get("NAMES", string=True).split()
             # the same for screens, as one line of text
             assert ioc.get("UNMANAGED_TEXT", string=True) == LATE
 

@@ -159,7 +159,7 @@ def test_ec_ps_sees_only_is_ioc(cluster, ec, tmp_path, transcript):
     is_ioc=true, iocmgr every instance (ioc or is_ioc, StatefulSet or Deployment)."""
     with boot(cluster, tmp_path, NAMESPACE, "TST-EC-DEMO:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
-        managed = sorted(ioc.get("NAMES").split()[1:])     # caget -t prints the count first
+        managed = sorted(ioc.get("NAMES", string=True).split())   # names separated by a space
         transcript(f"$ caget -S {ioc.pv('NAMES')}  # iocmgr COUNT {ioc.get('COUNT')}\n{' '.join(managed)}")
     listed = sorted(ec.ps(ns=NAMESPACE))
     old_label = sorted(cluster.kubectl("-n", NAMESPACE, "get", "statefulset", "-l", "is_ioc=true",

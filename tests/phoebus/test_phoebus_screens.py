@@ -209,9 +209,9 @@ def deserved(pv, values):
     name = pv["name"].split(".")[0]
     if name.endswith(":STATUS"):
         return STATUS_SEVERITY.get(pv["value"], {"INVALID"})
-    if name.endswith(":ALIVE"):  # the IOC of a running pod does not answer
-        running = values.get(name[:-len("ALIVE")] + "RUNNING") == "Yes"
-        return {"MAJOR"} if pv["value"] == "Silent" and running else {"NONE"}
+    if name.endswith(":ALIVE"):  # the IOC of a Ready pod does not answer (iocmgrAliveUpdate)
+        ready = values.get(name[:-len("ALIVE")] + "READY") == "Yes"
+        return {"MAJOR"} if pv["value"] == "Silent" and ready else {"NONE"}
     if name.endswith(":FAULT_COUNT"):
         return {"MINOR", "MAJOR"} if int(pv["value"]) > 0 else {"NONE"}
     for suffix, minor in ARGO_MINOR.items():
