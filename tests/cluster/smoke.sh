@@ -97,8 +97,15 @@ if poll watched; then ok "watch (resourceVersion=$rv) streams MODIFIED/DELETED/A
 else cp "$TMP/watch.err" "$TMP/err"; not_ok "watch (resourceVersion=$rv) streams MODIFIED/DELETED/ADDED events"; fi
 kill "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null
 
-# bookmarks: a watch with allowWatchBookmarks gets BOOKMARK events (sent before it times out)
-bookmark() { raw_watch "/api/v1/namespaces/$NS/pods?watch=1&allowWatchBookmarks=true&resourceVersion=$(list_rv /api/v1/namespaces/$NS/pods)&timeoutSeconds=10" "$TMP/bm"; grep -q '"type":"BOOKMARK"' "$TMP/bm"; }
+# bookmarks: a watch with allowWatchBookmarks gets BOOKMARK events (sent before it times out).
+# The apiserver sends one only when the pods' resourceVersion has moved on since the
+# watch began: a change to a pod elsewhere (ours) during the watch. (kwok's crash loop
+# changed a demo pod every few seconds; the real kubelet's back-off leaves minutes between.)
+bookmark() {
+  ( sleep 3; k -n "$SNS" annotate pod smoke-ioc-0 smoke/bookmark="$(date +%s%N)" --overwrite >/dev/null 2>&1 ) &
+  raw_watch "/api/v1/namespaces/$NS/pods?watch=1&allowWatchBookmarks=true&resourceVersion=$(list_rv /api/v1/namespaces/$NS/pods)&timeoutSeconds=10" "$TMP/bm"
+  wait $!; grep -q '"type":"BOOKMARK"' "$TMP/bm"
+}
 check "watch with allowWatchBookmarks=true receives a BOOKMARK" bookmark
 # streaming list (sendInitialEvents): ADDED for every pod, then the initial-events-end bookmark
 initial_events() {
