@@ -15,7 +15,8 @@
 # Any sanitizer report or valgrind error (leaks: definite and indirect) counts as a
 # failure, also from an IOC that a pytest test started and stopped: every report
 # goes to a file under the copy's tests/results/memcheck/, read at the end.
-# The last line is "sanitize: N passed, N failed"; exit status 1 on any failure.
+# The last line is "sanitize: N passed, N failed, N skipped" (tools/testreport.py reads
+# each suite's TAP or junit XML); exit status 1 on any failure.
 #
 # Cluster: when IOCMGR_CLUSTER_DIR names a running local cluster (tests/cluster/up.sh
 # + demo.sh, with its IOCMGR_*_PORT variables), it is used and left running; else one
@@ -28,11 +29,11 @@ case $mode in asan|valgrind) ;; *) echo "usage: $0 [asan|valgrind]" >&2; exit 2 
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
-dest=$IOCMGR_CACHE/$mode-build
+dest=${IOCMGR_SANITIZE_DIR:-$IOCMGR_CACHE/$mode-build}   # the copy (another run's own: IOCMGR_SANITIZE_DIR)
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
 say() { echo "sanitize: $*"; }
-die() { echo "sanitize: error: $*" >&2; echo "sanitize: 0 passed, 1 failed"; exit 1; }
+die() { echo "sanitize: error: $*" >&2; echo "not ok 1 - $*"; echo "sanitize: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 [ -f "$top/configure/RELEASE.deps" ] || [ -f "$top/configure/RELEASE.local" ] ||
     die "no EPICS Base configured: run 'make deps' (or make) in $top first"
@@ -129,37 +130,30 @@ EOF
     chmod +x "$bin/iocmgr"
 fi
 
-passed=0
-failed=0
-failures=()
-count() {  # name log rc
-    local name=$1 log=$2 rc=$3 ok notok
-    ok=$(grep -c -E '^ok ' "$log")
-    notok=$(grep -c -E '^not ok ' "$log")
-    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "# $name exited with status $rc"; fi
-    passed=$((passed + ok)); failed=$((failed + notok))
-    [ "$notok" -eq 0 ] || failures+=("$name")
-}
+# Each suite's results are read by tools/testreport.py (TAP with plans checked,
+# pytest's junit XML) into $report: tools/run-tests.sh passes IOCMGR_TEST_REPORT and
+# shows them as the sanitizer pass; alone, the summary below reads them.
+report=${IOCMGR_TEST_REPORT:-$results/report}
+rm -rf "$report"
+mkdir -p "$report"
+record() { python3 "$top/tools/testreport.py" suite "$report" "$@"; }
 run_tap() {
     local name=$1; shift
-    local log=$results/$name.log rc
+    local log=$results/$name.log rc t0=$SECONDS
     echo "=== $name"
     "$@" >"$log" 2>&1; rc=$?
     cat "$log"
-    count "$name" "$log" "$rc"
+    record "$name" --kind tap --rc "$rc" --log "$log" --seconds "$((SECONDS - t0))"
 }
 run_pytest() {
     local name=$1; shift
-    local log=$results/$name.log rc p f
+    local log=$results/$name.log xml=$results/$name.xml rc t0=$SECONDS
     echo "=== $name"
-    (cd "$dest" && timeout "${IOCMGR_SANITIZE_PYTEST_TIMEOUT:-3600}" python3 -m pytest -p no:cacheprovider -v "$@") >"$log" 2>&1
+    (cd "$dest" && timeout "${IOCMGR_SANITIZE_PYTEST_TIMEOUT:-3600}" python3 -m pytest -p no:cacheprovider -v -rA \
+        --junitxml="$xml" "$@") >"$log" 2>&1
     rc=$?
     cat "$log"
-    p=$(tail -1 "$log" | grep -o -E '[0-9]+ passed' | grep -o -E '[0-9]+' || echo 0)
-    f=$(tail -1 "$log" | grep -o -E '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "# $name exited with status $rc"; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" -eq 0 ] || failures+=("$name")
+    record "$name" --kind junit --rc "$rc" --log "$log" --xml "$xml" --seconds "$((SECONDS - t0))"
 }
 
 # ---------------------------------------------------------------- unit and IOC-level
@@ -190,11 +184,14 @@ if [ -z "${IOCMGR_SANITIZE_NO_CLUSTER:-}" ]; then
         if ! { IOCMGR_REAL_NODE=1 IOCMGR_KWOK_NODE=1 "$top"/tests/cluster/up.sh && "$top"/tests/cluster/demo.sh; } \
                 >"$results/cluster-up.log" 2>&1; then
             cat "$results/cluster-up.log"
-            echo "not ok - the local control plane did not come up"
-            failed=$((failed + 1)); failures+=("cluster-up"); own=fail
+            own=fail
         fi
     fi
-    if [ "$own" != fail ]; then
+    if [ "$own" = fail ]; then
+        for name in k8s-integration-$mode ioc-cluster-$mode; do
+            record "$name" --state "not run" --why "the local control plane did not come up ($results/cluster-up.log)"
+        done
+    else
         if [ "$mode" = asan ]; then
             run_tap k8s-integration-asan make -s -C "$dest/tests/k8s" integration-asan
             run_pytest ioc-cluster-asan tests/integration/test_cluster_*.py
@@ -214,24 +211,25 @@ fi
 # ---------------------------------------------------------------- reports
 echo "=== memory reports ($memdir)"
 reports=0
-for f in "$memdir"/*; do
-    [ -f "$f" ] || continue
-    if [ "$mode" = valgrind ]; then
-        # one file per process; empty with -q when clean. A process that was killed
-        # before valgrind finished leaves no ERROR SUMMARY: shown, not counted.
-        [ -s "$f" ] || { rm -f "$f"; continue; }
-        grep -q -E 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]|Invalid (read|write|free)|uninitialised' "$f" || {
-            echo "# $(basename "$f"): notes only"; sed 's/^/#   /' "$f" | head -20; continue; }
-    fi
-    reports=$((reports + 1))
-    echo "not ok - $(basename "$f")"
-    sed 's/^/#   /' "$f" | head -80
-done
-[ "$reports" -eq 0 ] && echo "ok - no sanitizer or memcheck report"
-if [ "$reports" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + reports)); failures+=("memory-reports"); fi
+{
+    for f in "$memdir"/*; do
+        [ -f "$f" ] || continue
+        if [ "$mode" = valgrind ]; then
+            # one file per process; empty with -q when clean. A process that was killed
+            # before valgrind finished leaves no ERROR SUMMARY: shown, not counted.
+            [ -s "$f" ] || { rm -f "$f"; continue; }
+            grep -q -E 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]|Invalid (read|write|free)|uninitialised' "$f" || {
+                echo "# $(basename "$f"): notes only"; sed 's/^/#   /' "$f" | head -20; continue; }
+        fi
+        reports=$((reports + 1))
+        echo "not ok $reports - $(basename "$f")"
+        sed 's/^/#   /' "$f" | head -80
+    done
+    [ "$reports" -eq 0 ] && echo "ok 1 - no sanitizer or memcheck report"
+} > "$results/memory-reports.log"
+cat "$results/memory-reports.log"
+record memory-reports --kind tap --rc 0 --log "$results/memory-reports.log"
 
 echo
 say "$mode run took $((SECONDS - t0)) s; logs in $results"
-[ ${#failures[@]} -eq 0 ] || say "failed: ${failures[*]}"
-echo "sanitize: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+python3 "$top/tools/testreport.py" summary "$report" --label sanitize

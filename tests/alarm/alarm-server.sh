@@ -7,10 +7,11 @@
 #       loads FILE.xml into Kafka as configuration NAME: after the check (the
 #       alarm server exits 0 even when NAME is not the file's root) and after
 #       making the topics the way the server does (-import does not)
-#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT [PVA_PORT]
+#   alarm-server.sh start CLASSPATH KAFKA NAME DIR CA_PORT REPEATER_PORT [CONN_TIMEOUT [PVA_PORT]]
 #       runs the server against the IOCs on 127.0.0.1:CA_PORT (pid in
-#       DIR/alarm-server.pid, log in DIR/alarm-server.log); with PVA_PORT its
-#       pvAccess client too searches 127.0.0.1 on that UDP port (pva:// PVs)
+#       DIR/alarm-server.pid, log in DIR/alarm-server.log); a PV not connected
+#       CONN_TIMEOUT s (default 30, Phoebus') after the start is published Disconnected;
+#       with PVA_PORT its pvAccess client too searches 127.0.0.1 on that UDP port (pva:// PVs)
 #   alarm-server.sh stop DIR
 #       stops it, and the Java CA repeater its CA client started (detached, on
 #       REPEATER_PORT, it outlives the server): both by pid
@@ -56,8 +57,8 @@ import)
     grep -q '^Done\.$' "$dir/import.log" ||
         { cat "$dir/import.log" >&2; echo "alarm-server.sh: import failed" >&2; exit 1; } ;;
 start)
-    [ $# -eq 7 ] || [ $# -eq 8 ] || usage
-    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7 pva_port=${8:-}
+    [ $# -ge 7 ] && [ $# -le 9 ] || usage
+    cp=$2 kafka=$3 name=$4 dir=$5 ca_port=$6 rep_port=$7 conn_timeout=${8:-30} pva_port=${9:-}
     mkdir -p "$dir"
     cat > "$dir/alarm-server.ini" <<INI
 org.phoebus.pv.ca/addr_list=127.0.0.1
@@ -65,6 +66,7 @@ org.phoebus.pv.ca/auto_addr_list=false
 org.phoebus.pv.ca/server_port=$ca_port
 org.phoebus.pv.ca/repeater_port=$rep_port
 org.phoebus.applications.alarm/server=$kafka
+org.phoebus.applications.alarm/connection_timeout=$conn_timeout
 INI
     [ -z "$pva_port" ] || cat >> "$dir/alarm-server.ini" <<INI
 org.phoebus.pv.pva/epics_pva_addr_list=127.0.0.1

@@ -4,7 +4,8 @@ alarm server publishes. Ports (all on 127.0.0.1) come from the environment:
 IOCMGR_ALARM_KAFKA_PORT (+1 for its controller), IOCMGR_ALARM_CA_PORT (iocmgr;
 +1 the alarm server's CA repeater, +2 the softIoc standing in for an IOC).
 tests/alarm/run.sh sets them and the class paths (IOCMGR_ALARM_KAFKA_CP,
-IOCMGR_ALARM_PHOEBUS_CP) from tests/alarm/setup.sh."""
+IOCMGR_ALARM_PHOEBUS_CP) from tests/alarm/setup.sh, or IOCMGR_ALARM_SKIP (the
+reason) where there is no Phoebus: every test is then reported skipped."""
 import importlib.util
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
-from iocmgrtest import BASE_BIN, CACHE, ca_env, run_ioc, start_ca_repeater, wait_until  # noqa: E402
+from iocmgrtest import CACHE, chart_identity, run_ioc, soft_ioc, start_ca_repeater, wait_until  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("integration_conftest",
                                                HERE.parent / "integration" / "conftest.py")
@@ -30,6 +31,15 @@ CONFIG = "IocmgrAlarmTest"
 PREFIX = "TST-ALARM-01:"
 GRACE = 5          # IOCMGR_PENDING_GRACE
 SETTLE = 15        # IOCMGR_CRASH_SETTLE
+# The alarm server publishes nothing for a PV that connects with no alarm, and a PV
+# still unconnected CONNECTION_TIMEOUT s after the server started as UNDEFINED
+# "Disconnected" (AlarmServerPV.checkConnection; alarm-server.sh sets the timeout).
+# A canary nobody serves, imported with iocmgr's configuration, shows when that check
+# has run: from then on, "no state published" means "connected, no alarm".
+CONNECTION_TIMEOUT = 10
+CANARY_PV = f"{PREFIX}NOT-SERVED-CANARY"
+CANARY_PATH = f"/{CONFIG}/test-canary/{CANARY_PV}"
+CRASH_CYCLE = 9    # alarm-crash-01: crashes 3 s after each start, restarted 6 s later (instances.yaml)
 KAFKA_PORT = int(os.environ.get("IOCMGR_ALARM_KAFKA_PORT", "16640"))
 CA_PORT = int(os.environ.get("IOCMGR_ALARM_CA_PORT", "16642"))
 
@@ -93,6 +103,21 @@ def _stop(proc):
             proc.wait()
 
 
+def pytest_collection_modifyitems(config, items):
+    reason = os.environ.get("IOCMGR_ALARM_SKIP")
+    if reason:
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def with_canary(xml_text):
+    """iocmgr's alarm configuration plus the canary component (see CANARY_PV)."""
+    canary = (f'  <component name="test-canary">\n    <pv name="{CANARY_PV}">\n'
+              "      <enabled>true</enabled>\n    </pv>\n  </component>\n")
+    assert xml_text.rstrip().endswith("</config>"), xml_text[-200:]
+    return xml_text[:xml_text.rindex("</config>")] + canary + "</config>\n"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def ca_repeater():
     proc = start_ca_repeater()
@@ -145,16 +170,15 @@ def uptime_ioc(tmp_path_factory):
     (kwok runs no container), so that its ALIVE is true."""
     db = tmp_path_factory.mktemp("softioc") / "uptime.db"
     db.write_text('record(calc, "ALARM-OK-01:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n')
-    soft = subprocess.Popen([str(BASE_BIN / "softIoc"), "-d", str(db)], env=ca_env(CA_PORT + 2),
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield f"127.0.0.1:{CA_PORT + 2}"
-    _stop(soft)
+    with soft_ioc(db, CA_PORT + 2, what="the softIoc serving ALARM-OK-01:UPTIME"):
+        yield f"127.0.0.1:{CA_PORT + 2}"
 
 
 @pytest.fixture(scope="session")
 def ioc(beamline, uptime_ioc, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ioc")
-    env = {"KUBECONFIG": beamline.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    # as the chart's ServiceAccount and Role in this namespace (START/RESTART need them)
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(beamline, tmp, NAMESPACE)), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": str(GRACE), "IOCMGR_CRASH_SETTLE": str(SETTLE),
            "IOCMGR_ALARM_CONFIG": str(tmp / "iocmgr-alarm.xml"), "IOCMGR_ALARM_CONFIG_NAME": CONFIG,
            "CA_EXTRA_ADDR": uptime_ioc}
@@ -190,14 +214,16 @@ def alarm_server(kafka, ioc, tmp_path_factory):
     d = tmp_path_factory.mktemp("alarm-server")
     script = str(HERE / "alarm-server.sh")
     t0 = time.monotonic()
-    subprocess.run([script, "import", cp, kafka, CONFIG, str(ioc.alarm_xml), str(d)], check=True,
+    imported = d / "imported.xml"
+    imported.write_text(with_canary(ioc.alarm_xml.read_text()))
+    subprocess.run([script, "import", cp, kafka, CONFIG, str(imported), str(d)], check=True,
                    timeout=180)
     print(f"configuration checked and imported in {time.monotonic() - t0:.1f} s")
     recorder, recording = start_recorder(cp, kafka, CONFIG, d)
     server = AlarmServer(kafka, d, recording)
     try:
-        subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(CA_PORT), str(CA_PORT + 1)],
-                       check=True, timeout=30)
+        subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(CA_PORT), str(CA_PORT + 1),
+                        str(CONNECTION_TIMEOUT)], check=True, timeout=30)
         # Up once it has published the root's state. A PV that is fine from the
         # start gets no state message at all: only changes are published.
         wait_until(lambda: server.recording.messages(f"state:/{CONFIG}"), 120, step=0.2,

@@ -49,7 +49,7 @@ def pva_alarm_server(kafka, pva_ioc, tmp_path_factory):
     try:
         t0 = time.monotonic()
         subprocess.run([script, "start", cp, kafka, CONFIG, str(d), str(free_port()), str(free_port()),
-                        str(pva_ioc.bcast)], check=True, timeout=30)
+                        "30", str(pva_ioc.bcast)], check=True, timeout=30)
         wait_until(lambda: recording.messages(f"state:/{CONFIG}"), 120, step=0.2,
                    what="the PVA alarm server's first state of the configuration")
         print(f"alarm server (PVA) up in {time.monotonic() - t0:.1f} s")

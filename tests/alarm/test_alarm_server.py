@@ -7,8 +7,9 @@ cluster, IOC and alarm server, and the apiserver outage comes last."""
 import subprocess
 import time
 
-from conftest import CONFIG, CONNECTED_PATH, HERE, NAMESPACE, SETTLE, classpath, path_of
-from iocmgrtest import wait_until
+from conftest import (CANARY_PATH, CONFIG, CONNECTED_PATH, CONNECTION_TIMEOUT, CRASH_CYCLE, HERE, NAMESPACE,
+                      SETTLE, classpath, path_of)
+from iocmgrtest import settled, wait_until
 
 INSTANCES = ("alarm-ok-01", "alarm-crash-01", "alarm-pending-01", "alarm-stopped-01")
 
@@ -37,7 +38,8 @@ def test_configuration_is_clean_and_imported(alarm_server, ioc):
     print(check)
     pvs = [line.split()[1] for line in check.splitlines() if line.startswith("PV ")]
     want = [CONNECTED_PATH] + [path_of(i, f) for i in INSTANCES for f in ("STATUS", "ALIVE")]
-    assert sorted(pvs) == sorted(want)
+    # iocmgr's configuration, and the canary the fixture adds (conftest.CANARY_PV)
+    assert sorted(pvs) == sorted(want + [CANARY_PATH])
     assert "0 problems" in check
     # what the server holds is what iocmgr wrote: every PV, with its guidance
     for path in want:
@@ -105,11 +107,20 @@ def test_crash_loop_is_one_major_alarm_across_three_restart_cycles(alarm_server,
 
 
 def test_stopped_as_desired_raises_nothing(alarm_server):
-    """By now the server has run through the crash loop's cycles."""
+    """The server publishes nothing for a PV that connects with no alarm, so an empty
+    history alone proves nothing (a PV never connected has none either, until the
+    server's connection check). The canary, a PV nobody serves started with the others,
+    is published UNDEFINED once that check has run: from then on a PV with no message,
+    or only OK ones, is connected and raises nothing. A PV iocmgr did not serve, or a
+    Stopped shown with an alarm, would have a non-OK state here."""
     rec = alarm_server.recording
-    # the server has the PVs connected: the running instance's ALIVE has a value
+    t, sevr, value, msg = rec.wait_state(CANARY_PATH, lambda s, v: s != "OK", CONNECTION_TIMEOUT + 60,
+                                         what="the canary published as not connected")
+    print(f"canary: {sevr} {msg!r}: the server's connection check of every PV has run")
     for field in ("STATUS", "ALIVE"):
-        states = rec.states(path_of("alarm-stopped-01", field))
+        path = path_of("alarm-stopped-01", field)
+        assert rec.config(path), f"{path} is not in the alarm server's configuration"
+        states = rec.states(path)
         print(f"alarm-stopped-01:{field}: {states}")
         assert all(sevr == "OK" for _, sevr, _, _ in states), states
 
@@ -136,7 +147,10 @@ def test_crash_loop_clears_once_fixed_and_stays_clear(alarm_server, beamline, io
                                     what="the crash loop's alarm cleared")
     cleared = rec.states(path)
     clear_time = [s for s in cleared if s[0] >= fixed and s[1] == "OK"][0][0]
-    time.sleep(10)
+    # stays clear: nothing published and no restart of the pod over one whole crash
+    # cycle of the kwok stages (a crash loop still going would show in it), bounded
+    settled(lambda: (len(rec.states(path)), restarts(beamline, "alarm-crash-01-0")), CRASH_CYCLE, 60,
+            what=f"states of {path} and restarts of alarm-crash-01-0")
     states = rec.states(path)
     show(f"alarm states of {path} after the fix (Ready at {ready - fixed:.1f} s)",
          [s for s in states if s[0] >= fixed - 1], fixed)
@@ -167,7 +181,10 @@ def test_apiserver_outage_raises_connected_then_everything_clears(alarm_server, 
             "alarm-stopped-01": ("OK", "Stopped"), "alarm-pending-01": ("MAJOR", "Pending")}
     for i, (sevr, value) in want.items():
         rec.wait_state(statuses[i], lambda s, v: (s, v) == (sevr, value), 60, after=invalid[i] + 0.001)
-    time.sleep(5)
+    # read once nothing more is published for 5 s (bounded, reported): a second
+    # disconnection or a flap after the recovery would show in the count
+    settled(lambda: sum(len(rec.states(p)) for p in [CONNECTED_PATH, *statuses.values()]), 5, 60,
+            what="states published for CONNECTED and the STATUS PVs")
     for p in [CONNECTED_PATH, *statuses.values()]:
         show(p, [s for s in rec.states(p) if s[0] >= down], down)
     # after recovery nothing moves again: one state each, the final one

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from iocmgrtest import ApiWatch, wait_until  # noqa: E402
+from iocmgrtest import ApiWatch, settled, wait_until  # noqa: E402
 
 SRC = Path(__file__).resolve().parent
 # iocmgr itself, a child Application beside the instances (tests/argocd/repos.sh)
@@ -77,6 +77,31 @@ class Bed:
         app = self.app(name) or {}
         st = app.get("status", {})
         return st.get("sync", {}).get("status", ""), st.get("health", {}).get("status", "")
+
+    def stays_gone(self, name, timeout=120):
+        """Instance `name`'s pod has gone: prove it stays gone without a fixed sleep. Ask
+        Argo CD to compare the Application now (its own `argocd.argoproj.io/refresh`
+        annotation, which the controller removes once it has compared), and wait until it
+        has and finds it Synced. A stop made behind Argo CD's back would be OutOfSync
+        there, and self-heal would sync the pod back, which the raw pod watch (settled,
+        no event for 5 s) and the final look would show. Returns the seconds this took."""
+        t0 = time.monotonic()
+        refresh = "argocd.argoproj.io/refresh"
+        pods = self.watch("pods", label=f"app={name}")
+        try:
+            self.kubectl("annotate", "--overwrite", "applications.argoproj.io", name, f"{refresh}=normal")
+
+            def compared_and_synced():
+                app = self.app(name) or {}
+                return (refresh not in (app.get("metadata", {}).get("annotations") or {})
+                        and app.get("status", {}).get("sync", {}).get("status") == "Synced")
+            wait_until(compared_and_synced, timeout, step=0.5,
+                       what=f"Argo CD's requested comparison of {name} done, Synced")
+            settled(lambda: len(pods.events), 5, 60, what=f"pod events of {name}")
+        finally:
+            pods.close()
+        assert not self.pods(name), f"{name}: a pod came back after Argo CD's comparison"
+        return time.monotonic() - t0
 
     # ---- changing (as a person with kubectl would)
     def set_root_params(self, params):

@@ -519,6 +519,27 @@ def pct(values, p):
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
+def wait_until_due(due, clock=time.time, sleep=time.sleep, step=0.01):
+    """Wait until the wall clock reaches `due` (in steps of at most `step`); returns how
+    late the caller is then, in seconds (0.0 when on time). A schedule that fell behind
+    (a loaded machine, a slow kubectl spawn) is a figure to report, never a negative
+    sleep: the time is read once per step and the sleep is never below zero."""
+    while True:
+        left = due - clock()
+        if left <= 0:
+            return -left
+        sleep(min(step, left))
+
+
+def schedule_lateness(late, threshold=0.05):
+    """How far a paced loop fell behind: the number of sends later than `threshold`
+    seconds, the worst and the median lateness (ms)."""
+    behind = [x for x in late if x > threshold]
+    return {"sends": len(late), "late": len(behind), "late_threshold_ms": round(1000 * threshold),
+            "max_late_ms": round(1000 * max(late), 1) if late else None,
+            "p50_late_ms": round(1000 * pct(late, 50), 1) if late else None}
+
+
 def ms_stats(values):
     vals = [1000.0 * x for x in values]
     return {"count": len(vals), "p50_ms": round(pct(vals, 50), 1) if vals else None,
@@ -579,25 +600,23 @@ def measure_ps(res, n, round_no, names_file, env):
 def delete_pods(names):
     """LAT_CHANGES `kubectl delete pod --wait=false` at LAT_RATE a second, on distinct instances
     (at fewer than LAT_CHANGES instances each several times, in sweeps). Returns
-    [(instance, time sent)]."""
+    ([(instance, time sent)], [how late each send was, s]: wait_until_due)."""
     n = len(names)
     victims = [names[(i * 7919) % n] for i in range(LAT_CHANGES)]
     if n < LAT_CHANGES:    # small beamline: each instance twice, in two sweeps
         victims = [names[i % n] for i in range(LAT_CHANGES)]
     kc = [str(cluster_bin() / "kubectl"), "--kubeconfig", str(CLUSTER / "kubeconfig"), "-n", NS,
           "delete", "pod", "--wait=false"]
-    sent, procs = [], []
+    sent, procs, late = [], [], []
     t_start = time.time()
     for i, name in enumerate(victims):
-        due = t_start + i / LAT_RATE
-        while time.time() < due:
-            time.sleep(min(0.01, due - time.time()))
+        late.append(wait_until_due(t_start + i / LAT_RATE))
         sent.append((name, time.time()))
         procs.append(subprocess.Popen(kc + [f"{name}-0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         procs = [p for p in procs if p.poll() is None]
     for p in procs:
         p.wait(60)
-    return sent
+    return sent, late
 
 
 PHASES = os.environ.get("BENCH_PHASES", "all")     # all | boot | ps
@@ -698,11 +717,14 @@ def cmd_run(n, round_no):
             time.sleep(0.1)
         time.sleep(1)
         c0, tc0 = ioc.cpu_ticks(), time.monotonic()
-        sent = delete_pods(names)
+        sent, late = delete_pods(names)
         time.sleep(3)
         c1, tc1 = ioc.cpu_ticks(), time.monotonic()
         res["churn_cpu_pct"] = round(100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (tc1 - tc0), 2)
         res["churn_rate_per_s"] = LAT_RATE
+        res["churn_schedule"] = schedule_lateness(late)
+        if res["churn_schedule"]["late"]:
+            log(f"[n={n} r={round_no}] the churn fell behind its schedule: {res['churn_schedule']}")
         res["load_churn"] = load1()
         watch.terminate()
         watch.wait(10)

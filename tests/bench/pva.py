@@ -147,7 +147,7 @@ def measure_latency(res, n, names, work, py):
         time.sleep(0.1)
     time.sleep(1)
     t_first = time.time()
-    sent = bench.delete_pods(names)
+    sent, _late = bench.delete_pods(names)
     time.sleep(10)
     watch.terminate()
     watch.wait(10)

@@ -103,13 +103,20 @@ regress)
     shift
     pass=0; fail=0
     for t in "$@"; do
-        n=$(count $(dirs "$t"))
+        n=$(count $(dirs "$t") 2>/dev/null)
+        # a corpus folder gone or emptied must not pass as a target with nothing to replay
+        if [ ! -d "corpus/$t" ] || [ "$n" -eq 0 ]; then
+            echo "not ok - $t: no input to replay (corpus/$t missing or empty)"
+            fail=$((fail + 1))
+            continue
+        fi
         if "build/fuzz_$t" -runs=0 -rss_limit_mb=2048 -timeout=25 -artifact_prefix=build/ $(dirs "$t") </dev/null \
             >"build/$t.regress.log" 2>&1; then
             echo "ok - $t: $n inputs"
             pass=$((pass + n))
         else
             # find which inputs fail, one process each (only on failure, so CI stays fast)
+            before=$fail
             for f in $(find $(dirs "$t") -type f | sort); do
                 if "build/fuzz_$t" -rss_limit_mb=2048 -timeout=25 -artifact_prefix=build/ "$f" </dev/null >"build/$t.one.log" 2>&1; then
                     pass=$((pass + 1))
@@ -120,6 +127,10 @@ regress)
                         "build/$t.one.log" | grep -v 'fuzzer::' | head -4 | sed 's/^/#   /'
                 fi
             done
+            if [ "$fail" -eq "$before" ]; then
+                echo "not ok - $t: the replay failed, but no single input does (build/$t.regress.log)"
+                fail=$((fail + 1))
+            fi
         fi
     done
     echo "fuzz-regress: $pass passed, $fail failed"

@@ -1,12 +1,13 @@
 """Fixtures shared by the integration tests: the local control plane's
-environment and one iocmgr IOC booted against its demo beamline."""
+environment, iocmgr's identity as the Helm chart ships it, and one iocmgr IOC
+booted against the demo beamline with that identity."""
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from iocmgrtest import CACHE, TOP, run_ioc, start_ca_repeater
+from iocmgrtest import CACHE, TOP, chart_identity, run_ioc, start_ca_repeater
 
 NAMESPACE = os.environ.get("IOCMGR_NAMESPACE", "bl46p-iocs")
 
@@ -60,9 +61,22 @@ def cluster():
 
 
 @pytest.fixture(scope="session")
-def ioc(cluster, tmp_path_factory):
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+def shipped_kubeconfig(cluster, tmp_path_factory):
+    """A token of the ServiceAccount the chart deploy/helm/iocmgr ships, bound to the
+    chart's own Role (rendered by helm; iocmgrtest.chart_identity). The demo beamline
+    has a Deployment of the oldest charts, so the chart's rbac.deployments is on, as a
+    beamline with such instances would set it."""
+    return chart_identity(cluster, tmp_path_factory.mktemp("identity"), NAMESPACE,
+                          values=["rbac.deployments=true"])
+
+
+@pytest.fixture(scope="session")
+def ioc(cluster, shipped_kubeconfig, tmp_path_factory):
+    """iocmgr on the demo beamline as the chart's ServiceAccount (least privilege, not
+    the cluster admin): a command whose rule the chart lacks fails its test."""
+    env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": "3"}
     with run_ioc(tmp_path_factory.mktemp("ioc"), env) as booted:
+        booted.kubeconfig = shipped_kubeconfig
         booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
         yield booted

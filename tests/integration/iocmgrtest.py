@@ -219,14 +219,60 @@ class Ioc:
         return Path(self.log).read_text(errors="replace")
 
 
+# Signs in an IOC's own output of a crash or a thread that gave up (glibc's heap checks,
+# EPICS' cantProceed and epicsAssert). A fatal signal shows in the exit status instead;
+# tools/sanitize.sh's reports go to files of their own and are judged there.
+CRASH_WORDS = ("double free", "stack smashing", "malloc(): ", "free(): invalid", "can't proceed, suspending",
+               "A call to 'assert(")
+
+
+def stop_process(proc, timeout):
+    """SIGTERM to proc (unless it has exited already) and wait at most `timeout` s.
+    Returns (how, seconds): how is "exited" (before the signal), "stopped" (within the
+    bound) or "hung" (killed after the bound). proc.returncode is set after."""
+    if proc.poll() is not None:
+        return "exited", 0.0
+    t0 = time.monotonic()
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+        return "stopped", time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return "hung", time.monotonic() - t0
+
+
+def shutdown_problem(what, how, seconds, returncode, expect, timeout, log_text=""):
+    """"" when the process ended as it should, else the sentence that says how not."""
+    if how == "hung":
+        return f"{what} did not stop within {timeout} s of SIGTERM (killed)"
+    if how == "exited" and returncode != expect:
+        return f"{what} had exited with status {returncode} before the end of the test, expected {expect}"
+    if how == "stopped" and returncode != expect:
+        sig = f" (signal {-returncode})" if returncode < 0 else ""
+        return f"{what} ended with status {returncode}{sig} on SIGTERM, expected {expect}"
+    crash = [w for w in CRASH_WORDS if w in log_text]
+    if crash:
+        return f"{what}'s output shows a crash: {crash}"
+    return ""
+
+
 @contextmanager
 def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR-01:", port=None,
-            boot_timeout=40, stop_timeout=30, binary=IOCMGR, startup="st.cmd"):
+            boot_timeout=40, stop_timeout=30, binary=IOCMGR, startup="st.cmd", expect_status=0):
     """Start the built iocmgr with its st.cmd on a CA port of its own; stop it after.
 
     pre_iocsh lines run before st.cmd (e.g. "var asCheckClientIP 1"), post_iocsh lines
     after iocInit (e.g. "dbl > file"). binary and startup replace the IOC and st.cmd
-    (the ibek-generated boot). Yields the Ioc; its .proc.returncode is set after."""
+    (the ibek-generated boot). Yields the Ioc.
+
+    The IOC is stopped with SIGTERM (what Kubernetes sends). When the test body
+    passed, its end is asserted: exit status 0 (iocmgrMain's handler exits through
+    epicsExit), within stop_timeout s, no crash in its output; an IOC that exited by
+    itself (REBOOT) must have exited 0 too, or with expect_status where the test makes
+    it exit on purpose (the boot-list failure's 3). ioc.shutdown holds (how, seconds,
+    status)."""
     port = port or free_port()
     env = ca_env(port, env_extra.pop("CA_EXTRA_ADDR", ""))
     env.update({"IOCMGR_PREFIX": prefix, "IOCMGR_USERS": "root",
@@ -250,12 +296,32 @@ def run_ioc(tmp_path, env_extra, pre_iocsh=(), post_iocsh=(), prefix="TST-IOCMGR
             time.sleep(0.2)
         yield ioc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(stop_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        how, seconds = stop_process(proc, stop_timeout)
+        ioc.shutdown = (how, round(seconds, 2), proc.returncode)
+    # reached only when the test body passed (an exception leaves through the finally)
+    problem = shutdown_problem(f"iocmgr {prefix}", how, seconds, proc.returncode, expect_status, stop_timeout,
+                               ioc.logtext())
+    if problem:
+        raise AssertionError(f"{problem}; the end of its log:\n{ioc.logtext()[-3000:]}")
+
+
+@contextmanager
+def soft_ioc(db, port, what="softIoc", macros=""):
+    """Base's softIoc serving `db` (with `macros`, "A=1,B=2") on a CA port of its own (a
+    stand-in for an IOC in a pod: kwok runs no container). Stopped with SIGTERM at the
+    end (or by the test, with stop_process); softIoc (Base 7.0.3.1) has no handler for
+    it, so the signal ends it: status -15 within 10 s is a good end; a crash signal, an
+    exit of its own or a hang is a failure."""
+    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), *(["-m", macros] if macros else []), "-d", str(db)],
+                            env=ca_env(port),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        how, seconds = stop_process(proc, 10)
+    problem = shutdown_problem(what, how, seconds, proc.returncode, -15, 10)
+    if problem:
+        raise AssertionError(problem)
 
 
 def write_unreachable_kubeconfig(path):
@@ -309,6 +375,67 @@ def write_kubeconfig(path, server, namespace="bl46p-iocs", ca_file=None, insecur
         f"    namespace: {namespace}", ""]))
     path.chmod(0o600)
     return path
+
+
+# ---- iocmgr's identity as the chart ships it (deploy/helm/iocmgr)
+
+CHART = TOP / "deploy" / "helm" / "iocmgr"
+CHART_SA = "iocmgr-tests"
+
+
+def helm_executable():
+    """IOCMGR_HELM (tools/run-tests.sh sets it), else tests/helm/build.sh (cached by
+    version; builds helm from the Go module proxy the first time)."""
+    helm = os.environ.get("IOCMGR_HELM", "")
+    if helm and Path(helm).is_file():
+        return helm
+    r = subprocess.run([str(TOP / "tests/helm/build.sh")], capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0 or not r.stdout.strip():
+        raise AssertionError("the chart's Role is rendered with helm, and tests/helm/build.sh failed "
+                             f"(or set IOCMGR_HELM to a helm 3 executable):\n{r.stderr[-3000:]}")
+    os.environ["IOCMGR_HELM"] = r.stdout.strip()
+    return os.environ["IOCMGR_HELM"]
+
+
+def chart_identity(cluster, tmp, namespace, name=None, values=(), minutes=180):
+    """iocmgr's least-privilege identity exactly as the chart ships it: the chart's
+    templates/rbac.yaml (ServiceAccount, Role, RoleBinding, and with argocd.enabled the
+    Role on Applications) rendered by helm under release `name` for `namespace`, with
+    `values` (e.g. rbac.deployments=true for a beamline with the oldest charts'
+    Deployments), applied by the admin; returns a kubeconfig with a token of that
+    ServiceAccount. The chart is the one source of the rules: a rule removed from it is
+    a right this identity no longer has, and the test needing it fails with a 403; a
+    Role or RoleBinding of the release that the chart no longer renders is deleted.
+    The name (CHART_SA, CHART_SA-argo with Argo CD mode) differs from the demo's own
+    ServiceAccount `iocmgr` (tests/cluster/demo/01-rbac.yaml), whose Role must not add
+    its rights, and Argo CD mode's Roles never reach the plain identity."""
+    argo = any(v.startswith("argocd.enabled=true") for v in values)
+    name = name or (f"{CHART_SA}-argo" if argo else CHART_SA)
+    sets = ["--set", f"serviceAccount.name={name}"]
+    for v in values:
+        sets += ["--set", v]
+    env = dict(cluster.env, HELM_CACHE_HOME=str(tmp / "helm-cache"), HELM_CONFIG_HOME=str(tmp / "helm-config"),
+               HELM_DATA_HOME=str(tmp / "helm-data"))
+    r = subprocess.run([helm_executable(), "template", name, str(CHART), "--namespace", namespace,
+                        "--show-only", "templates/rbac.yaml", *sets], env=env, capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise AssertionError(f"helm template {CHART} (rbac.yaml): {r.stderr}")
+    a = subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "-f", "-", "-o", "name"],
+                       input=r.stdout, env=cluster.env, capture_output=True, text=True, timeout=60)
+    if a.returncode != 0:
+        raise AssertionError(f"kubectl apply of the chart's rbac.yaml: {a.stderr}")
+    rendered = set(a.stdout.split())
+    app_ns = [v.split("=", 1)[1] for v in values if v.startswith("argocd.appNamespace=")]
+    for ns in {namespace, *app_ns}:
+        have = cluster.kubectl("-n", ns, "get", "role,rolebinding", "-o", "name", "-l",
+                               f"app.kubernetes.io/instance={name}").split()
+        stale = [obj for obj in have if obj not in rendered]
+        if stale:
+            cluster.kubectl("-n", ns, "delete", *stale)
+    token = cluster.kubectl("-n", namespace, "create", "token", name, f"--duration={minutes}m")
+    return write_kubeconfig(tmp / f"{name}-{namespace}.kubeconfig", cluster.env["IOCMGR_API_URL"],
+                            namespace=namespace, ca_file=cluster.dir / "ca.crt", token=token)
 
 
 class SlowProxy:
@@ -422,6 +549,23 @@ def fault(script, *args, timeout=120, check=True):
     if check and r.returncode != 0:
         raise AssertionError(f"{script} {' '.join(args)}: {r.stdout}{r.stderr}")
     return r.stdout.strip()
+
+
+def settled(count, quiet, timeout, what="the count"):
+    """Wait until count() has not changed for `quiet` seconds (at most `timeout`), and say
+    so: the bounded, reported window after which "it happened exactly N times" or "it
+    never happened" is read, instead of a fixed sleep. Returns the final count."""
+    t0 = time.monotonic()
+    last, since = count(), t0
+    while time.monotonic() - since < quiet:
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"{what} still changing after {timeout}s (last {last})")
+        time.sleep(0.1)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+    print(f"settled: {what} = {last}, unchanged for {quiet:g} s ({time.monotonic() - t0:.1f} s in all)")
+    return last
 
 
 def wait_until(pred, timeout, step=0.1, what="condition"):

@@ -37,7 +37,7 @@ def test_direct_scale_is_reverted(clean_bed):
     bed, name = clean_bed, "bl46p-mo-ioc-01"
     watch = bed.watch("statefulsets", name=name)
     try:
-        time.sleep(0.5)
+        wait_until(lambda: watch.of(name), 10, what="the watch's first event")
         t0 = time.monotonic()
         bed.kubectl("scale", "statefulset", name, "--replicas=0")
         wait_until(lambda: any(e[0] > t0 and e[5]["spec"]["replicas"] == 0 for e in watch.of(name)), 10,
@@ -48,7 +48,6 @@ def test_direct_scale_is_reverted(clean_bed):
     finally:
         watch.close()
     record("direct-scale-revert", f"kubectl scale --replicas=0 put back to 1 after {back:.2f} s")
-    assert back < 30
     wait_until(lambda: bed.ready_pod(name), 60, what="the pod Ready again")
     assert bed.status(name)[0] == "Synced"
 
@@ -64,8 +63,8 @@ def test_root_parameter_stops_and_the_stop_sticks(clean_bed):
     assert app["metadata"]["labels"].get("STOPPED") == "1"
     assert {"name": "global.enabled", "value": "false"} in app["spec"]["source"]["helm"]["parameters"]
     assert bed.sts(name)["metadata"]["labels"]["enabled"] == "false"
-    time.sleep(30)
-    assert not bed.pods(name), "the pod came back within 30 s"
+    proved = bed.stays_gone(name)
+    record("root-parameter-stop-sticks", f"still gone after Argo CD's next comparison ({proved:.1f} s)")
     assert bed.sts(name)["spec"]["replicas"] == 0
     assert bed.status(name) == ("Synced", "Healthy")
     bed.set_root_params({})
@@ -105,7 +104,7 @@ def test_change_behind_argos_back_shows_out_of_sync_then_synced(clean_bed):
     bed, name = clean_bed, "bl46p-mo-ioc-01"
     watch = bed.watch("applications", name=name)
     try:
-        time.sleep(0.5)
+        wait_until(lambda: watch.of(name), 10, what="the watch's first event")
         t0 = time.monotonic()
         bed.kubectl("label", "--overwrite", "statefulset", name, "description=changed-by-hand")
 

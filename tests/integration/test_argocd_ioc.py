@@ -4,8 +4,8 @@ parameters (and stick: the pod stays gone), REVISION_SP moves an instance to ano
 tag of the services repo, SYNC shows a change made behind Argo CD's back until self-heal
 puts it right, IMAGE_SP is refused; the Helm/kubectl beamline is driven as before.
 
-iocmgr runs with the least-privilege identity of tests/cluster/demo/01-rbac.yaml
-(ServiceAccount iocmgr, its Role applied in the Argo CD namespace by tests/argocd/up.sh)."""
+iocmgr runs as the ServiceAccount and Roles the chart ships, Argo CD mode on
+(iocmgrtest.chart_identity: deploy/helm/iocmgr's rbac.yaml rendered by helm)."""
 import sys
 import time
 from pathlib import Path
@@ -13,18 +13,21 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "argocd"))
-from bedtest import bed, record, sa_kubeconfig  # noqa: E402,F401  (fixtures)
+from bedtest import bed, record  # noqa: E402,F401  (fixtures)
 from conftest import NAMESPACE  # noqa: E402
-from iocmgrtest import run_ioc, timed_monitor, wait_until  # noqa: E402
+from iocmgrtest import chart_identity, run_ioc, timed_monitor, wait_until  # noqa: E402
 
-STOP_WAIT = 30      # the pod must still be gone this long after STOP (issue 11)
+# the chart's Roles for this beamline: Argo CD mode, and the oldest charts' Deployments shown
+CHART_VALUES = ["argocd.enabled=true", "rbac.deployments=true"]
+
 
 
 @pytest.fixture(scope="module")
 def argo_ioc(bed, tmp_path_factory):
     bed.restore()
     tmp = tmp_path_factory.mktemp("argo-ioc")
-    env = {"IOCMGR_KUBECONFIG": str(sa_kubeconfig(bed, tmp, "iocmgr")), "IOCMGR_NAMESPACE": bed.ns}
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(bed.cluster, tmp, bed.ns, values=CHART_VALUES)),
+           "IOCMGR_NAMESPACE": bed.ns}
     with run_ioc(tmp, env, prefix="TST-ARGO-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc
@@ -63,11 +66,13 @@ def test_stop_goes_through_the_root_and_sticks(bed, fresh):
     wait_pv(ioc, "STATUS", name, "Stopped")
     assert ioc.get("ENABLED", name) == "Disabled"
     assert ioc.get("OVERRIDE", name) == "Overridden"
-    time.sleep(STOP_WAIT)
-    assert not bed.pods(name), f"the pod came back within {STOP_WAIT} s of STOP"
+    # sticks: self-heal had its look (Argo CD's next comparison, Synced) and left it gone;
+    # a STOP by scaling would have been put back by it (issue 11)
+    proved = bed.stays_gone(name)
     assert ioc.get("STATUS", name) == "Stopped"
     assert bed.sts(name)["spec"]["replicas"] == 0
-    record("iocmgr-stop-under-argocd", f"STOP -> pod gone in {took:.2f} s, still gone {STOP_WAIT} s later")
+    record("iocmgr-stop-under-argocd",
+           f"STOP -> pod gone in {took:.2f} s, still gone after Argo CD's next comparison ({proved:.1f} s)")
 
     ioc.ca.put(ioc.pv("START", name), 1)
     assert bed.root_params().get(f"services.{name}.enabled", "").lower() == "true", bed.root_params()
@@ -107,7 +112,7 @@ def test_change_behind_argos_back_shows_out_of_sync_then_synced(bed, fresh):
     ioc, name = fresh, "bl46p-mo-ioc-01"
     wait_pv(ioc, "SYNC", name, "Synced")
     with timed_monitor(ioc.ca, ioc.pv("SYNC", name)) as mon:
-        time.sleep(1)
+        wait_until(lambda: mon.timeline, 10, what="the SYNC monitor's first update")
         t0 = time.monotonic()
         bed.kubectl("label", "--overwrite", "statefulset", name, "description=changed-by-hand")
         t_out = mon.wait_after(lambda v, s: v == "OutOfSync" and s == "MINOR", t0, 60)
@@ -130,7 +135,8 @@ def test_helm_beamline_is_driven_as_before(cluster, tmp_path):
     """The kubectl/Helm demo beamline (no Application) with the same build: no Argo CD
     PV says anything, STOP scales the StatefulSet to 0 and START back to 1."""
     name = "bl46p-ea-ioc-01"
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE}
+    env = {"IOCMGR_KUBECONFIG": str(chart_identity(cluster, tmp_path, NAMESPACE, values=["rbac.deployments=true"])),
+           "IOCMGR_NAMESPACE": NAMESPACE}
     with run_ioc(tmp_path, env, prefix="TST-HELM-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         wait_pv(ioc, "STATUS", name, "Running")

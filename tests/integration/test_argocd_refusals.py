@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "argocd"))
 from bedtest import bed, record, sa_kubeconfig  # noqa: E402,F401  (fixtures)
-from iocmgrtest import run_ioc, wait_until  # noqa: E402
+from iocmgrtest import chart_identity, run_ioc, settled, wait_until  # noqa: E402
 
 GHOST = "bl46p-ghost-01"
 PLAIN_ROOT, PLAIN = "bl46p-plainroot", "bl46p-plain-01"
@@ -80,7 +80,8 @@ def remove_extras(bed):
 def argo_ioc(extras, tmp_path_factory):
     bed = extras
     tmp = tmp_path_factory.mktemp("argo-refusals")
-    env = {"IOCMGR_KUBECONFIG": str(sa_kubeconfig(bed, tmp, "iocmgr")), "IOCMGR_NAMESPACE": bed.ns}
+    kubeconfig = chart_identity(bed.cluster, tmp, bed.ns, values=["argocd.enabled=true", "rbac.deployments=true"])
+    env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": bed.ns}
     with run_ioc(tmp, env, prefix="TST-ARGO-02:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc
@@ -148,9 +149,20 @@ def test_stop_with_argocd_not_running_sets_the_parameter_and_nothing_syncs(bed, 
     bed.restore()
     bed.ctl("stop", "argocd-application-controller")
     try:
-        ioc.ca.put(ioc.pv("STOP", name), 1)
-        assert bed.root_params().get(f"services.{name}.enabled", "").lower() == "false", bed.root_params()
-        time.sleep(15)
+        pods = bed.watch("pods", label=f"app={name}")
+        sts = bed.watch("statefulsets", name=name)
+        try:
+            ioc.ca.put(ioc.pv("STOP", name), 1)
+            assert bed.root_params().get(f"services.{name}.enabled", "").lower() == "false", bed.root_params()
+            # nothing moves: with no controller only iocmgr scaling by itself (the wrong
+            # path) could take the pod, at once; read once both raw watches have settled
+            settled(lambda: (len(pods.events), len(sts.events)), 5, 60,
+                    what=f"events of {name}'s pods and StatefulSet")
+            assert sts.events and all(e[5]["spec"]["replicas"] == 1 for e in sts.events), \
+                [(e[1], e[5]["spec"]["replicas"]) for e in sts.events]
+        finally:
+            pods.close()
+            sts.close()
         assert bed.pods(name), "the pod went with no application controller running"
         assert bed.app(name)["spec"]["source"]["helm"]["parameters"][0]["value"] == "true"
         assert ioc.get("STATUS", name) == "Running"

@@ -14,7 +14,6 @@ run in Base's softIoc on the machine with their clock started just before the bo
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import BASE_BIN, TOP, ca_env, free_port, run_ioc, CA
+from iocmgrtest import TOP, free_port, run_ioc, shutdown_problem, soft_ioc, stop_process, CA
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 from nodebed import NodeBed  # noqa: E402
@@ -38,17 +37,12 @@ IOCSTATS_UPTIME = re.compile(r"^(?:(?:1 day|[2-9]\d* days|[1-9]\d+ days), )?([01
 
 @contextmanager
 def uptime_ioc(instance, offset=0):
-    """A softIoc serving <INSTANCE>:UPTIME as iocStats does, its clock started at offset s."""
+    """A softIoc serving <INSTANCE>:UPTIME as iocStats does, its clock started at offset s
+    (stopped with SIGTERM at the end, its end judged: iocmgrtest.soft_ioc)."""
     port = free_port()
-    proc = subprocess.Popen([str(BASE_BIN / "softIoc"), "-m", f"IOC={instance.upper()},UPTIME_OFFSET={offset}",
-                             "-d", str(UPTIME_DB)], env=ca_env(port), stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with soft_ioc(UPTIME_DB, port, what=f"the softIoc serving {instance.upper()}:UPTIME",
+                  macros=f"IOC={instance.upper()},UPTIME_OFFSET={offset}") as proc:
         yield port, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def test_uptime_db_serves_iocstats_format():
@@ -75,10 +69,10 @@ def test_uptime_db_serves_iocstats_format():
 
 
 @pytest.mark.alive_string
-def test_alive_follows_the_ioc_not_the_pod(cluster, tmp_path):
+def test_alive_follows_the_ioc_not_the_pod(cluster, shipped_kubeconfig, tmp_path):
     node = NodeBed(cluster.dir)
     i = RUNNING
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
            "CA_EXTRA_ADDR": f"{node.ca_addr}:5064"}
     with run_ioc(tmp_path, env, prefix="TST-ALIVE-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=60)
@@ -104,14 +98,14 @@ def test_alive_follows_the_ioc_not_the_pod(cluster, tmp_path):
                           timeout=10)
 
 
-def test_alive_across_the_hour_boundary(cluster, tmp_path):
+def test_alive_across_the_hour_boundary(shipped_kubeconfig, tmp_path):
     """UPTIME 00:59:30 -> 01:00:05 as iocStats serves it: ALIVE stays Alive, no alarm,
     from its first look through 01:00:00. (Read as a number, "00:59:59" and "01:00:00"
     are the hours 0 and 1: for an hour the IOC looks frozen.) The clock starts 30 s
     before the hour so that ALIVE has watched the IOC for several times its 5 s window
     before the boundary, whatever the boot takes."""
     with uptime_ioc(RUNNING, offset=3570) as (soft_port, _):
-        env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+        env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
                "CA_EXTRA_ADDR": f"127.0.0.1:{soft_port}"}
         with run_ioc(tmp_path, env, prefix="TST-ALIVE-02:") as ioc:
             soft_ca = CA(soft_port)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from iocmgrtest import TOP, run_ioc, wait_until
+from iocmgrtest import TOP, chart_identity, run_ioc, wait_until
 
 APPS, IOCS, ROOT = "argoc-beamline", "argoc-iocs", "argoc"
 MANAGED, PLAIN, LABELLED = "argoc-ea-ioc-01", "argoc-ea-ioc-02", "argoc-ea-ioc-03"
@@ -117,8 +117,12 @@ def beamline(cluster):
 
 @pytest.fixture(scope="module")
 def ioc(beamline, tmp_path_factory):
-    env = {"KUBECONFIG": beamline.kubeconfig, "IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}"}
-    with run_ioc(tmp_path_factory.mktemp("argoc"), env, prefix="TST-ARGO-01:") as booted:
+    """As the chart's ServiceAccount with the chart's Argo CD mode on (its Role on the
+    Applications in APPS), as a beamline deployed by Argo CD runs it."""
+    tmp = tmp_path_factory.mktemp("argoc")
+    kubeconfig = chart_identity(beamline, tmp, IOCS, values=["argocd.enabled=true", f"argocd.appNamespace={APPS}"])
+    env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}"}
+    with run_ioc(tmp, env, prefix="TST-ARGO-01:") as booted:
         booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
         yield booted
 

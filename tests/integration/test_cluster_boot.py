@@ -20,7 +20,7 @@ def test_boot_list_failure_never_looks_healthy(cluster, tmp_path):
                                       ca_file=cluster.dir / "ca.crt", client_cert=pki / "admin.crt",
                                       client_key=pki / "admin.key")
         env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE}
-        with run_ioc(tmp_path, env, prefix="TST-BOOT-01:", stop_timeout=10) as ioc:
+        with run_ioc(tmp_path, env, prefix="TST-BOOT-01:", stop_timeout=10, expect_status=3) as ioc:
             with timed_monitor(ioc.ca, ioc.pv("CONNECTED")) as conn:
                 conn.wait(lambda v, s: True, timeout=10)
                 assert ioc.get("CONNECTED") == "Disconnected"

@@ -27,10 +27,10 @@ spec:
 """
 
 
-def test_absent_unmanaged_and_reboot(cluster, tmp_path):
+def test_absent_unmanaged_and_reboot(cluster, shipped_kubeconfig, tmp_path):
     expected = tmp_path / "instances.yaml"
     expected.write_text("instances:\n  - name: bl46p-ea-ioc-01\n  - name: bl46p-ea-ioc-99\n")
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_EXPECTED": str(expected)}
     try:
         with run_ioc(tmp_path, env, prefix="TST-LIFE-01:") as ioc:

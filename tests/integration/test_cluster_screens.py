@@ -26,7 +26,7 @@ MACRO = re.compile(r"\$\((\w+)\)|\$\{(\w+)\}")
 
 
 @pytest.fixture(scope="module")
-def served(cluster, tmp_path_factory):
+def served(shipped_kubeconfig, tmp_path_factory):
     """Boots the IOC once; returns (record names, opi dir, alarm xml path, ioc)."""
     tmp = tmp_path_factory.mktemp("screens")
     opi = tmp / "opi"
@@ -39,7 +39,7 @@ def served(cluster, tmp_path_factory):
     after_init = [f'iocmgrWriteScreens("{opi}")',
                   f'iocmgrWriteAlarmConfig("{alarms}", "BL46P")',
                   f'dbl > {dbl}']
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE}
+    env = {"IOCMGR_KUBECONFIG": str(shipped_kubeconfig), "IOCMGR_NAMESPACE": NAMESPACE}
     with run_ioc(tmp, env, post_iocsh=after_init, prefix=PREFIX) as ioc:
         wait_get(ioc, "CONNECTED", "Connected", 30)
         deadline = time.monotonic() + 20

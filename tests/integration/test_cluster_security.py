@@ -13,10 +13,13 @@ import subprocess
 import threading
 import time
 
+import queue
+
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import ca_tools_for_any_user, run_ioc, wait_until, write_kubeconfig
+from iocmgrtest import (CHART_SA, SlowProxy, ca_tools_for_any_user, chart_identity, run_ioc, wait_until,
+                        write_kubeconfig)
 
 RUNNING = "bl46p-ea-ioc-01"
 STOPPED = "bl46p-ea-ioc-02"
@@ -100,21 +103,45 @@ def last_error(ioc):
 
 # ---------------------------------------------------------------- TLS
 
-def test_server_certificate_from_another_ca_is_refused(cluster, tmp_path):
-    """The real apiserver, and a kubeconfig whose CA is another one."""
+def updates(mon):
+    """Every value a monitor has delivered so far (those a wait() consumed and the rest)."""
+    while True:
+        try:
+            mon.seen.append(mon.updates.get_nowait())
+        except queue.Empty:
+            return [v for v, _ in mon.seen]
+
+
+def test_server_certificate_from_another_ca_is_refused(cluster, shipped_kubeconfig, tmp_path):
+    """The real apiserver, reached through a counting proxy, and a kubeconfig whose CA
+    is another one. CONNECTED reads Disconnected from boot, so reading it once proves
+    nothing: the negative is proven over the IOC's own attempts. Its CONNECTED is
+    monitored, the proxy counts the connections it opens, and only after three more
+    attempts while monitored (each one refused by verification, or it would have
+    stayed connected and made no more) is the monitor's whole history checked: never
+    Connected. The window is the IOC's retry schedule, reported, not a sleep."""
     _, other_ca = make_ca(tmp_path, "other-ca")
-    pki = cluster.dir / "pki"
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api_url(cluster), ca_file=other_ca,
-                                  client_cert=pki / "admin.crt", client_key=pki / "admin.key")
-    with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-01:") as ioc:
-        wait_until(lambda: last_error(ioc), 15, what="LAST_ERROR")
-        err = last_error(ioc)
-        print(f"other CA: LAST_ERROR = {err}")
-        assert "certificate" in err.lower(), err
-        time.sleep(2)
-        assert ioc.get("CONNECTED") == "Disconnected"
-        assert ioc.get("CONNECTED.SEVR") == "MAJOR"
-        assert ioc.get("COUNT") == "0"
+    token = cluster.kubectl("-n", NAMESPACE, "create", "token", CHART_SA, "--duration=10m")
+    port = int(api_url(cluster).rsplit(":", 1)[1])
+    with SlowProxy(port) as proxy:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{proxy.port}",
+                                      ca_file=other_ca, token=token)
+        with run_ioc(tmp_path, ioc_env(kubeconfig), prefix="TST-SEC-01:") as ioc, \
+                ioc.ca.monitor(ioc.pv("CONNECTED")) as conn:
+            attempts = lambda: int(proxy.cmd("stats").split()[3])   # "conns N total T ..."
+            conn.wait(lambda v, s: True, 10)                          # the monitor is connected
+            first = attempts()
+            took = wait_until(lambda: "Connected" in updates(conn) or (attempts() >= first + 3 and last_error(ioc)),
+                              60, step=0.2, what="three more connection attempts, watched, and LAST_ERROR")
+            seen = updates(conn)
+            err = last_error(ioc)
+            print(f"other CA: {attempts()} connections ({attempts() - first} while watched, over {took:.1f} s), "
+                  f"CONNECTED went {seen}, LAST_ERROR = {err}")
+            assert seen and "Connected" not in seen, seen
+            assert "certificate" in err.lower(), err
+            assert ioc.get("CONNECTED") == "Disconnected"
+            assert ioc.get("CONNECTED.SEVR") == "MAJOR"
+            assert ioc.get("COUNT") == "0"
 
 
 @pytest.mark.parametrize("case", ["another CA", "our CA, wrong name"])
@@ -145,6 +172,10 @@ def test_bearer_token_never_reaches_a_server_that_fails_verification(cluster, tm
 
 
 def test_insecure_kubeconfig_works_and_is_logged_loudly(cluster, tmp_path):
+    """The one test that runs iocmgr as the cluster's admin (client certificate and key
+    from files, group system:masters), on purpose: a person's own kubeconfig, used by
+    hand with TLS verification off, is the case the warning is for. Every other test
+    runs as the chart's ServiceAccount or an identity it makes for the test."""
     pki = cluster.dir / "pki"
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api_url(cluster), insecure=True,
                                   client_cert=pki / "admin.crt", client_key=pki / "admin.key")
@@ -160,12 +191,13 @@ def test_insecure_kubeconfig_works_and_is_logged_loudly(cluster, tmp_path):
 
 # DESIGN.md: statefulsets get/list/watch/patch, statefulsets/scale patch, pods
 # get/list/watch/delete, pods/log get, events list/watch, and for Argo CD beamlines
-# applications.argoproj.io get/list/watch/patch. The shipped Role adds
-# deployments get/list/watch (oldest charts: shown, not driven; docs/cluster.md) and
-# get on statefulsets/scale (iocmgr itself only PATCHes scale).
+# applications.argoproj.io get/list/watch/patch. The chart renders exactly these, plus
+# deployments get/list/watch with rbac.deployments (oldest charts: shown, not driven),
+# on for the demo beamline. Checked on the chart's own identity (chart_identity), not
+# on a copy of its rules.
 EXPECTED_RULES = {
     "statefulsets.apps": {"get", "list", "watch", "patch"},
-    "statefulsets.apps/scale": {"get", "patch"},
+    "statefulsets.apps/scale": {"patch"},
     "deployments.apps": {"get", "list", "watch"},
     "pods": {"get", "list", "watch", "delete"},
     "pods/log": {"get"},
@@ -178,13 +210,21 @@ DEFAULT_RULES = {"selfsubjectreviews.authentication.k8s.io", "selfsubjectaccessr
                  "selfsubjectrulesreviews.authorization.k8s.io"}
 
 
-def limited(cluster, *args, timeout=30):
-    return subprocess.run(["kubectl", "--kubeconfig", cluster.env["IOCMGR_LIMITED_KUBECONFIG"], *args],
+@pytest.fixture(scope="module")
+def argo_identity(cluster, tmp_path_factory):
+    """The chart's ServiceAccount with Argo CD mode on (its Applications Role in this
+    namespace) and the oldest charts' Deployments: every rule the chart can render."""
+    return chart_identity(cluster, tmp_path_factory.mktemp("argo-identity"), NAMESPACE,
+                          values=["rbac.deployments=true", "argocd.enabled=true"])
+
+
+def limited(cluster, kubeconfig, *args, timeout=30):
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
                           env=cluster.env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_service_account_rules_are_exactly_the_designed_ones(cluster):
-    r = limited(cluster, "auth", "can-i", "--list", "-n", NAMESPACE)
+def test_service_account_rules_are_exactly_the_designed_ones(cluster, argo_identity):
+    r = limited(cluster, argo_identity, "auth", "can-i", "--list", "-n", NAMESPACE)
     assert r.returncode == 0, r.stderr
     rules = {}
     for line in r.stdout.splitlines()[1:]:
@@ -198,7 +238,7 @@ def test_service_account_rules_are_exactly_the_designed_ones(cluster):
         rules.pop(r_, None)
     assert rules == EXPECTED_RULES, r.stdout
     # and nothing at all elsewhere
-    r = limited(cluster, "auth", "can-i", "--list", "-n", "default")
+    r = limited(cluster, argo_identity, "auth", "can-i", "--list", "-n", "default")
     extra = [line for line in r.stdout.splitlines()[1:]
              if line and not line.startswith(("/", " ")) and line.split()[0] not in DEFAULT_RULES]
     assert extra == [], r.stdout
@@ -223,21 +263,21 @@ DENIED_CALLS = [
     ("patch", "pod", f"{RUNNING}-0", "--type=merge", "-p", '{"metadata":{"labels":{"x":"y"}}}',
      "--dry-run=server"),
     ("exec", f"{RUNNING}-0", "--", "true"),
-    ("create", "token", "iocmgr"),
-    ("create", "rolebinding", "escalate", "--clusterrole=admin", "--serviceaccount=bl46p-iocs:iocmgr",
+    ("create", "token", CHART_SA),
+    ("create", "rolebinding", "escalate", "--clusterrole=admin", f"--serviceaccount=bl46p-iocs:{CHART_SA}",
      "--dry-run=server"),
 ]
 
 
 @pytest.mark.parametrize("call", ALLOWED_CALLS, ids=lambda c: " ".join(c[:2]))
-def test_service_account_can_do_what_iocmgr_needs(cluster, call):
-    r = limited(cluster, *call)
+def test_service_account_can_do_what_iocmgr_needs(cluster, shipped_kubeconfig, call):
+    r = limited(cluster, shipped_kubeconfig, *call)
     assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("call", DENIED_CALLS, ids=lambda c: " ".join(c[:3]))
-def test_service_account_is_refused_everything_else(cluster, call):
-    r = limited(cluster, *call)
+def test_service_account_is_refused_everything_else(cluster, shipped_kubeconfig, call):
+    r = limited(cluster, shipped_kubeconfig, *call)
     assert r.returncode != 0 and "forbidden" in r.stderr.lower(), (r.stdout, r.stderr)
 
 
@@ -283,8 +323,8 @@ def refused(rc_out):
 
 
 @pytest.fixture(scope="module")
-def acs_ioc(cluster, tmp_path_factory):
-    env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS=f"{socket.gethostname()},localhost")
+def acs_ioc(shipped_kubeconfig, tmp_path_factory):
+    env = ioc_env(shipped_kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS=f"{socket.gethostname()},localhost")
     with run_ioc(tmp_path_factory.mktemp("acs"), env, prefix="TST-SEC-04:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc
@@ -327,9 +367,9 @@ def test_control_writes_from_a_host_outside_the_group_are_refused(acs_ioc, ca_to
     assert "root@outside-host" not in ioc.logtext()
 
 
-def test_hag_with_a_host_name_not_this_host_refuses_root(cluster, ca_tools, tmp_path):
+def test_hag_with_a_host_name_not_this_host_refuses_root(cluster, shipped_kubeconfig, ca_tools, tmp_path):
     """IOCMGR_HOSTS names another machine only: root on this one is refused."""
-    env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
+    env = ioc_env(shipped_kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
     with run_ioc(tmp_path, env, prefix="TST-SEC-05:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         assert refused(caput_as(ioc, ca_tools, ioc.pv("START", STOPPED), 1))
@@ -337,11 +377,11 @@ def test_hag_with_a_host_name_not_this_host_refuses_root(cluster, ca_tools, tmp_
 
 
 @needs_root
-def test_client_declared_host_name_and_asCheckClientIP(cluster, ca_tools, tmp_path):
+def test_client_declared_host_name_and_asCheckClientIP(cluster, shipped_kubeconfig, ca_tools, tmp_path):
     """EPICS 7.0.3.1 takes the host name the client declares (asCheckClientIP 0, the
     default): a client can claim an allowed name. With `var asCheckClientIP 1` the
     server uses the client's address instead and a claimed name is worth nothing."""
-    env = ioc_env(cluster.kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
+    env = ioc_env(shipped_kubeconfig, IOCMGR_USERS="root", IOCMGR_HOSTS="opi-elsewhere.example")
     with run_ioc(tmp_path, dict(env), prefix="TST-SEC-06:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
         spoof = caput_as(ioc, ca_tools, ioc.pv("STOP", STOPPED), 1, hostname="opi-elsewhere.example")

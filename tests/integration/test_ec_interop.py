@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import TOP, free_port, run_ioc, timed_monitor
+from iocmgrtest import TOP, chart_identity, free_port, run_ioc, timed_monitor
 
 EC_NS = os.environ.get("IOCMGR_TEST_EC_NAMESPACE", "ec-iocs")
 TRANSCRIPT = Path(os.environ.get("IOCMGR_TEST_EC_TRANSCRIPT", TOP / "tests/results/ec-interop-transcript.txt"))
@@ -150,7 +150,10 @@ def ec_namespace(cluster, transcript):
 
 
 def boot(cluster, tmp_path, ns, prefix):
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": ns}
+    """iocmgr on namespace ns as the chart's ServiceAccount and Role there (ec runs as
+    the admin, as a person with kubectl would)."""
+    kubeconfig = chart_identity(cluster, tmp_path, ns, values=["rbac.deployments=true"])
+    env = {"IOCMGR_KUBECONFIG": str(kubeconfig), "IOCMGR_NAMESPACE": ns}
     return run_ioc(tmp_path, env, prefix=prefix, port=ca_port())
 
 

@@ -116,9 +116,11 @@ class NodeBed(integration.Cluster):
         env.pop("EPICS_CA_SERVER_PORT", None)
         return env
 
-    def caget(self, pv, wait=2.0):
-        """The PV's value as a string, or None when nothing answers within `wait` s."""
-        r = subprocess.run([str(BASE_BIN / "caget"), "-t", "-w", str(wait), pv], env=self.ca_env(),
+    def caget(self, pv, wait=2.0, string=False):
+        """The PV's value as a string, or None when nothing answers within `wait` s.
+        string: a CHAR array read as text (caget -S: NAMES, LOG)."""
+        r = subprocess.run([str(BASE_BIN / "caget"), "-t", "-w", str(wait), *(["-S"] if string else []), pv],
+                           env=self.ca_env(),
                            capture_output=True, text=True, timeout=wait + 30)
         return r.stdout.strip() if r.returncode == 0 else None
 

@@ -108,7 +108,8 @@ def test_iocmgr_runs_from_its_image_as_a_pod_with_the_in_cluster_config(bed, ins
         connected = bed.wait(lambda: bed.caget(prefix + "CONNECTED") == "Connected", 60,
                              f"{prefix}CONNECTED from the machine")
         assert connected
-        bed.wait(lambda: i in (bed.caget(prefix + "NAMES") or ""), 30, "the instance in NAMES")
+        bed.wait(lambda: i in (bed.caget(prefix + "NAMES", string=True) or "").split(), 30,
+                 "the instance in NAMES")
         bed.wait(lambda: bed.caget(f"{prefix}{i.upper()}:STATUS") == "Running", 60, "the instance Running")
         # the chart's liveness probe ran in the container, and passed
         events = bed.kubectl("-n", NAMESPACE, "get", "events", "--field-selector",

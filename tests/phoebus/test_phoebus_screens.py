@@ -32,7 +32,7 @@ import time
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import TOP, free_port, run_ioc
+from iocmgrtest import TOP, ApiWatch, chart_identity, free_port, run_ioc, settled, wait_until
 from test_cluster_argo_ioc import APP, STS, application_crd, apply, tracking
 from phoebus import Phoebus, Xvfb, all_connected, classpath, needs_phoebus, phoebus_repo, resource, summary
 
@@ -112,21 +112,27 @@ def argo_beamline(cluster):
 @pytest.fixture(scope="module")
 def managers(cluster, ports, argo_beamline, tmp_path_factory):
     """The manager an operator uses (its overview written at boot), a read-only one
-    and one of the Argo CD beamline."""
+    and one of the Argo CD beamline, each as the chart's ServiceAccount and Role
+    (iocmgrtest.chart_identity), not as the cluster's admin."""
     tmp = tmp_path_factory.mktemp("phoebus-iocs")
+    demo = chart_identity(cluster, tmp, NAMESPACE, values=["rbac.deployments=true"])
+    if argo_beamline is None:
+        argo_env = {"IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}", "IOCMGR_KUBECONFIG": str(
+            chart_identity(cluster, tmp, IOCS, values=["argocd.enabled=true", f"argocd.appNamespace={APPS}"]))}
+    else:   # no Application CRD: the Argo CD screen is skipped, this manager shows the demo
+        argo_env = {}
     opi = tmp / "opi"
     opi.mkdir()
     for name in STATIC:  # as the deployment's install-opi init container does
         shutil.copy(TOP / "opi" / name, opi / name)
-    env = {"KUBECONFIG": cluster.kubeconfig, "IOCMGR_NAMESPACE": NAMESPACE,
+    env = {"IOCMGR_KUBECONFIG": str(demo), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": "3", "IOCMGR_OPI_DIR": str(opi),
            # ALIVE: the demo's IOCs answer at the real node's broadcast address, port 5064
            "CA_EXTRA_ADDR": f"{cluster.env['IOCMGR_NODE_CA_ADDR_LIST']}:5064"}
     with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
             run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
                     port=ports[1]) as ro, \
-            run_ioc(tmp, {**env, "IOCMGR_NAMESPACE": IOCS, "EC_TARGET": f"{APPS}/{ROOT}", "IOCMGR_OPI_DIR": ""},
-                    prefix=P_ARGO, port=ports[3]) as argo:
+            run_ioc(tmp, {**env, **argo_env, "IOCMGR_OPI_DIR": ""}, prefix=P_ARGO, port=ports[3]) as argo:
         for booted in (ioc, ro, argo):
             booted.ca.wait_value(booted.pv("CONNECTED"), "Connected", timeout=30)
         yield ioc, ro, opi, argo
@@ -321,9 +327,10 @@ def test_screen(phoebus, managers, argo_beamline, key):
     if key == ARGO_KEY and argo_beamline:
         pytest.skip(argo_beamline)
     widgets = phoebus.wait_report(key, all_connected, 60, "every PV connected")
-    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): let states settle, and
-    # show the instance in the state this screen is about.
-    time.sleep(4)
+    # Pending turns MAJOR after IOCMGR_PENDING_GRACE (3 s): wait for that, and show the
+    # instance in the state this screen is about.
+    wait_until(lambda: managers[0].get("STATUS.SEVR", PENDING) == "MAJOR", 30, step=0.2,
+               what="Pending past its grace (MAJOR)")
     if state:
         wait_text(phoebus, key, "Status", lambda t: t == state, 45, state)
     widgets = phoebus.report(key)
@@ -429,14 +436,16 @@ def test_fetch_previous_shows_the_crashed_boot(phoebus):
     the kubelet (kept while the container is dead; just after a crash, until the kubelet
     has moved on to waiting, the one before it is already gone: fetch again)."""
     key = f"iocmgr-instance.bob|I={CRASHLOOP.upper()}|P={P}"
+    ended = "start.sh: the IOC exited with status 1"
     deadline = time.monotonic() + 60
-    while True:
+    text = ""
+    while ended not in text:
+        assert time.monotonic() < deadline, f"no crashed boot in Previous log within 60 s: {text[-300:]!r}"
         phoebus.ok(f"click {key} Fetch previous log")
-        time.sleep(1)
-        w = phoebus.ok(f"widget {key} Previous log")["widget"]
-        if "start.sh: the IOC exited with status 1" in (w["text"] or "") or time.monotonic() > deadline:
-            break
-    text = w["text"] or ""
+        shown_by = time.monotonic() + 5       # the fetch's answer reaches the widget
+        while ended not in text and time.monotonic() < shown_by:
+            time.sleep(0.3)
+            text = phoebus.ok(f"widget {key} Previous log")["widget"]["text"] or ""
     assert f"Starting IOC {CRASHLOOP} (prefix {CRASHLOOP.upper()}, behaviour exit:0)" in text, text[-300:]
     assert "iocRun: All initialization complete" in text and "the IOC exited with status 1" in text, text[-300:]
     picture(phoebus, key, "iocmgr-instance-previous-log")
@@ -463,6 +472,8 @@ def test_stop_and_start_on_detail_screen(phoebus, cluster, managers):
 
 def test_readonly_manager_refuses_with_message(phoebus, cluster):
     uid0 = pod_uid(cluster, RUNNING)
+    pods = ApiWatch(cluster.dir, int(cluster.env["IOCMGR_API_URL"].rsplit(":", 1)[1]),
+                    f"/api/v1/namespaces/{NAMESPACE}/pods?fieldSelector=metadata.name%3D{RUNNING}-0")
     phoebus.ok(f"click {RO_KEY} Restart")
     confirm(phoebus, f"Restart {RUNNING}? (deletes its pod; Kubernetes starts a new one)")
     w = wait_text(phoebus, RO_KEY, "Command message", lambda t: "refused" in t, 15, "the refusal")
@@ -470,5 +481,11 @@ def test_readonly_manager_refuses_with_message(phoebus, cluster):
     status = phoebus.ok(f"widget {RO_KEY} Command status")["widget"]
     assert status["text"] == "Error", status
     picture(phoebus, RO_KEY, "iocmgr-instance-refused")
-    time.sleep(2)
+    # never deleted: read once the pod's raw watch has settled (no fixed sleep)
+    try:
+        settled(lambda: len(pods.events), 5, 60, what=f"events of {RUNNING}-0")
+    finally:
+        pods.close()
+    assert pods.events and not any(e[1] == "DELETED" or e[5]["metadata"].get("deletionTimestamp")
+                                   for e in pods.events), [(e[1], e[3]) for e in pods.events]
     assert pod_uid(cluster, RUNNING) == uid0, "a read-only manager's Restart deleted the pod"
