@@ -13,6 +13,16 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# without a cluster given, the beamline's IOCs run in real containers on a real node
+# started here: that needs root (or sudo, which tests/cluster/node.sh uses)
+if [ -z "${IOCMGR_KUBECONFIG:-}" ] && [ -z "${KUBECONFIG:-}" ] && [ "$(id -u)" != 0 ] &&
+        ! command -v sudo >/dev/null; then
+    echo "iocmgr: the demo runs its IOCs in real containers on a real Kubernetes node (kubelet," >&2
+    echo "  containerd, network and mount namespaces of its own: docs/node.md), which needs root." >&2
+    echo "  Run 'make demo' as root, or as a user who may use sudo; or give iocmgr a cluster of" >&2
+    echo "  your own with KUBECONFIG (it then starts nothing). Nothing was started." >&2
+    exit 1
+fi
 export IOCMGR_CACHE=${IOCMGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iocmgr}
 # RELEASE.local, when it exists, wins over what tools/deps.sh wrote.
 base=$({ sed -n 's/^EPICS_BASE *= *//p' "$top/configure/RELEASE.deps" "$top/configure/RELEASE.local" 2>/dev/null || true; } | tail -1)
@@ -23,14 +33,6 @@ ioc=$top/bin/$arch/iocmgr
 local_cluster=
 if [ -z "${IOCMGR_KUBECONFIG:-}" ] && [ -z "${KUBECONFIG:-}" ]; then
     local_cluster=1
-    # the beamline's IOCs are real containers on a real node: that needs root
-    if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
-        echo "iocmgr: the demo runs its IOCs in real containers on a real Kubernetes node (kubelet," >&2
-        echo "  containerd, network and mount namespaces of its own: docs/node.md), which needs root." >&2
-        echo "  Run 'make demo' as root, or as a user who may use sudo; or give iocmgr a cluster of" >&2
-        echo "  your own with KUBECONFIG (it then starts nothing)." >&2
-        exit 1
-    fi
     # kwok's fake node too for the Argo CD bed: the pod of iocmgr's own Application
     # runs there (this demo runs iocmgr on the machine), its IOC instances on the real node
     IOCMGR_REAL_NODE=1 IOCMGR_KWOK_NODE=${IOCMGR_KWOK_NODE:-${IOCMGR_DEMO_ARGOCD:-0}} "$top/tests/cluster/up.sh"
