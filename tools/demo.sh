@@ -47,6 +47,11 @@ kubectl for it: . ${IOCMGR_CLUSTER_DIR:-$IOCMGR_CACHE/cluster-run}/env; kubectl 
     # IOCMGR_DEMO_ARGOCD=1: the bl46p beamline deployed by the real Argo CD instead
     # (tests/argocd, docs/argocd.md), in its own namespace; iocmgr manages that one.
     if [ "${IOCMGR_DEMO_ARGOCD:-0}" = 1 ]; then
+        # a cluster already running from a plain `make demo` has no kwok node for it
+        kubectl get node kwok-node-0 >/dev/null 2>&1 || {
+            echo "iocmgr: this cluster runs without kwok's node, where the Argo CD bed puts the pod of" >&2
+            echo "  iocmgr's own Application: stop it (tests/cluster/down.sh) and run this again" >&2
+            exit 1; }
         "$top/tests/argocd/up.sh"
         # shellcheck disable=SC1091
         . "${IOCMGR_CLUSTER_DIR:-$IOCMGR_CACHE/cluster-run}-argocd/env"
