@@ -136,10 +136,15 @@ provide() {  # NAME: set it up once; 0 when ready. provided[NAME] = "ok" or why 
 }
 
 test_cluster=""
+# The demo beamline's IOCs (and the Argo CD bed's) run on a real node (docs/node.md:
+# kubelet, containerd; root, or a user with sudo); kwok's fake node stays beside it for
+# the pods that need what only kwok shows (the alarm suite's instances, the suites' own
+# pods): the real node then takes only pods that tolerate iocmgr.test/node
+# (docs/node.md "Where each instance runs"). ~15 s more than kwok alone.
 setup_cluster() {
     test_cluster=1
-    tests/cluster/up.sh && tests/cluster/demo.sh ||
-        { echo "the local control plane did not come up (tests/cluster/up.sh, demo.sh)"; return 1; }
+    IOCMGR_REAL_NODE=1 IOCMGR_KWOK_NODE=1 tests/cluster/up.sh && tests/cluster/demo.sh ||
+        { echo "the local control plane and its real node did not come up (tests/cluster/up.sh, demo.sh)"; return 1; }
 }
 setup_helm() {   # the chart renders the ServiceAccount and Role the cluster suites run as
     IOCMGR_HELM=$(tests/helm/build.sh) || { echo "tests/helm/build.sh failed"; return 1; }
@@ -196,7 +201,8 @@ argocd_suite() {
     argocd_bed=1
     python3 -m pytest -p no:cacheprovider -v -rA --junitxml="$IOCMGR_TEST_JUNIT" tests/integration/test_argocd_*.py
     local rc=$?
-    tests/argocd/down.sh
+    # its beamline goes too: on the real node its IOCs would answer the demo's PV names
+    IOCMGR_ARGOCD_DELETE=1 tests/argocd/down.sh
     argocd_bed=""
     return $rc
 }

@@ -190,7 +190,9 @@ if [ -z "${IOCMGR_SANITIZE_NO_CLUSTER:-}" ]; then
         export IOCMGR_CM_PORT=16457 IOCMGR_SCHEDULER_PORT=16459 IOCMGR_KWOK_PORT=16450
         trap '"$top"/tests/cluster/down.sh >/dev/null 2>&1' EXIT
         echo "=== local control plane ($IOCMGR_CLUSTER_DIR)"
-        if ! { "$top"/tests/cluster/up.sh && "$top"/tests/cluster/demo.sh; } >"$results/cluster-up.log" 2>&1; then
+        # the demo beamline on the real node, kwok's fake node beside it (as tools/run-tests.sh)
+        if ! { IOCMGR_REAL_NODE=1 IOCMGR_KWOK_NODE=1 "$top"/tests/cluster/up.sh && "$top"/tests/cluster/demo.sh; } \
+                >"$results/cluster-up.log" 2>&1; then
             cat "$results/cluster-up.log"
             own=fail
         fi

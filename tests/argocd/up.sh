@@ -45,6 +45,10 @@ ln -sfn "$helm" "$BED/path/helm"
 # (a copy: files in Go's module cache are read-only and not executable)
 install -m 755 "$moddir/hack/git-verify-wrapper.sh" "$BED/path/git-verify-wrapper.sh"
 
+# ---------------------------------------------------------------- the real node
+# the beamline's IOCs run on the cluster's real node (the chart's nodeSelector), from
+# the generic test IOC image under the names the services repo gives (repos.sh)
+beamline_node
 # ---------------------------------------------------------------- git
 "$ARGOCD_SRC/repos.sh" "$BED/git" "$ARGOCD_NS"
 

@@ -118,3 +118,20 @@ proc_stop() {
   fi
   return 0
 }
+
+# ------------------------------------------------------------ the real node for a beamline
+# beamline_node: the cluster's real node (tests/cluster/node.sh), started when the cluster
+# has none (root, or sudo), with the generic test IOC image under every name of
+# demo/images.txt; its settings (node.env) sourced. demo.sh and tests/argocd/up.sh
+# put their beamlines' IOCs there.
+beamline_node() {
+  if [ ! -f "$RUN/node.env" ]; then
+    say "the beamline's IOCs run on a real node and this cluster has none: starting it (tests/cluster/node.sh up)"
+    "$CLUSTER_SRC/node.sh" up || die "the real node did not come up (see above); the beamline's IOCs need it"
+  fi
+  # shellcheck disable=SC1091
+  . "$RUN/node.env"
+  local images=()
+  mapfile -t images < <(grep -vE '^\s*(#|$)' "$CLUSTER_SRC/demo/images.txt")
+  "$CLUSTER_SRC/node.sh" tag ioc "${images[@]}" || die "cannot name the generic IOC image on the node"
+}

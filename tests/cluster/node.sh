@@ -8,6 +8,7 @@
 #   node.sh down               stop it and undo everything it did on the machine
 #   node.sh status             what runs, and the node's settings
 #   node.sh import [NAME...]   (re)build images (pause ioc iocmgr) and import them
+#   node.sh tag IMAGE REF...   give an imported image (pause ioc iocmgr) more names
 #   node.sh exec CMD...        run CMD inside the node (its network and mount namespaces)
 #
 # The node is a host of its own on this machine: a network namespace (a veth pair to the
@@ -20,6 +21,9 @@
 # IOCMGR_KUBELET_HEALTHZ_PORT (16248), IOCMGR_NODE_NET (the /24's first three octets,
 # default 10.213.<from id>), IOCMGR_NODE_POD_NET (10.214.<same>), IOCMGR_NODE_IMAGES
 # ("pause ioc iocmgr"), IOCMGR_NODE_TIMEOUT (90 s to Ready).
+# Beside kwok's fake node (a bed that needs both: tools/run-tests.sh's main bed) the node
+# also carries the taint iocmgr.test/node=real:NoSchedule, so that only pods that ask for
+# it (the demo beamline's) run here and every other pod stays on the fake node as before.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -290,6 +294,7 @@ resolvConf: $NODE_DIR/resolv.conf
 registerNode: true
 registerWithTaints:
 - {key: beamline, value: bl46p, effect: NoSchedule}
+$reserved_taint
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -355,6 +360,20 @@ import_images() {
     done <<<"$BUILT"
 }
 
+# tag_image IMAGE REF...: more names for an imported image (e.g. the generic test IOC
+# under the epics-containers names a beamline's instances use; pods take them with
+# imagePullPolicy: Never, so a name is only a name: nothing is pulled)
+tag_image() {
+    local n=$1 src ref; shift
+    proc_alive containerd || ndie "the node is not running ($RUN)"
+    src=$(sed -n "s/^export IOCMGR_IMAGE_$(echo "$n" | tr '[:lower:]' '[:upper:]')='\(.*\)'$/\1/p" "$NODE_DIR/images.env" 2>/dev/null)
+    [ -n "$src" ] || ndie "no image $n on the node (node.sh import $n)"
+    for ref in "$@"; do
+        node_exec ctr --address "$CONTAINERD_SOCK" -n k8s.io images tag --force "$src" "$ref" >/dev/null ||
+            ndie "ctr images tag $src $ref failed"
+    done
+}
+
 # ------------------------------------------------------------ up / down
 node_ready() {
     local out
@@ -402,7 +421,6 @@ up() {
     local t0=$SECONDS
     [ -f "$RUN/$MARK" ] && kc get --raw /readyz >/dev/null 2>&1 || ndie "no control plane in $RUN: tests/cluster/up.sh first"
     if proc_alive kubelet && node_ready; then nsay "already running ($NODE_NAME)"; return 0; fi
-    [ "$(id -u)" = 0 ] || ndie "the node needs root (namespaces, cgroups, mounts)"
     local c
     for c in containerd runc socat nsenter unshare ip ctr; do
         command -v "$c" >/dev/null || ndie "$c not found: tools/deps.sh installs containerd, runc, containernetworking-plugins and socat"
@@ -450,6 +468,10 @@ up() {
     node_start node-relay-svc node socat "TCP-LISTEN:443,bind=$svc_ip,fork,reuseaddr" \
         "UNIX-CONNECT:$NODE_DIR/apiserver.sock"
 
+    # beside kwok's fake node, pods come here only when they tolerate this (docs/node.md)
+    reserved_taint=
+    [ -z "$(kc get nodes -l type=kwok -o name 2>/dev/null)" ] ||
+        reserved_taint="- {key: iocmgr.test/node, value: real, effect: NoSchedule}"
     write_pki
     write_config
     node_start containerd node containerd --config "$NODE_DIR/containerd.toml"
@@ -526,14 +548,38 @@ status() {
     return 0
 }
 
+# as_root ARGS...: the node needs root (namespaces, cgroups, mounts, the veth pair); a
+# user who may use sudo runs this script again through it (sudo asks for a password if
+# it must), with the bed's settings kept
+as_root() {
+    [ "$(id -u)" = 0 ] && return 0
+    command -v sudo >/dev/null ||
+        ndie "the real node needs root (network and mount namespaces, cgroups, mounts): run this as root, or install sudo and give this user ($(id -un)) the right to use it"
+    nsay "the real node needs root: running 'node.sh $*' through sudo"
+    exec sudo --preserve-env env "PATH=$PATH" "IOCMGR_CACHE=$IOCMGR_CACHE" \
+        "IOCMGR_CLUSTER_DIR=$IOCMGR_CLUSTER_DIR" "$0" "$@"
+}
+
+# anything of this bed's node on the machine (readable without root)
+node_traces() {
+    [ -d "$NODE_DIR" ] && return 0
+    local m
+    for m in $(cg_mounts); do [ -d "$m/$NODE_CG" ] && return 0; done
+    ip link show "$VETH_HOST" >/dev/null 2>&1
+}
+
 case ${1:-} in
-    up) up ;;
-    down) down ;;
+    up) as_root "$@"; up ;;
+    # without root, and nothing of a node here, there is nothing to do
+    down) if [ "$(id -u)" != 0 ] && ! node_traces; then exit 0; fi
+          as_root "$@"; down ;;
     status) status ;;
-    import) shift; proc_alive containerd || ndie "the node is not running"
+    import) as_root "$@"; shift; proc_alive containerd || ndie "the node is not running"
             build_images "$@"; import_images; [ ! -f "$RUN/node.env" ] || {
                 grep -v '^export IOCMGR_IMAGE_' "$RUN/node.env" >"$RUN/node.env.tmp"
                 cat "$NODE_DIR/images.env" >>"$RUN/node.env.tmp"; mv "$RUN/node.env.tmp" "$RUN/node.env"; } ;;
-    exec) shift; node_exec "$@" ;;
-    *) echo "usage: $0 up|down|status|import [NAME...]|exec CMD..." >&2; exit 2 ;;
+    exec) as_root "$@"; shift; node_exec "$@" ;;
+    tag) as_root "$@"; shift; [ $# -ge 2 ] || ndie "usage: node.sh tag IMAGE REF... (IMAGE: pause, ioc or iocmgr)"
+         tag_image "$@" ;;
+    *) echo "usage: $0 up|down|status|import [NAME...]|tag IMAGE REF...|exec CMD..." >&2; exit 2 ;;
 esac

@@ -12,6 +12,12 @@ from iocmgrtest import CACHE, TOP, chart_identity, run_ioc, start_ca_repeater
 NAMESPACE = os.environ.get("IOCMGR_NAMESPACE", "bl46p-iocs")
 
 
+def pytest_configure(config):
+    # as in tests/node: ALIVE judged from the real IOCs' iocStats UPTIME string
+    config.addinivalue_line(
+        "markers", "alive_string: needs ALIVE to judge iocStats' UPTIME string (issue 18 item 1)")
+
+
 class Cluster:
     def __init__(self, run_dir):
         self.dir = Path(run_dir)

@@ -90,11 +90,16 @@ def scale(cluster, name, replicas):
 def cluster_health(cluster):
     """What the other suites rely on, in words; "" when all is well."""
     problems = []
-    node = cluster.kubectl("get", "node", "kwok-node-0", "-o",
-                           "jsonpath={.status.addresses[*].address} {.status.conditions[?(@.type=='Ready')].status}",
-                           check=False)
-    if "127.0.0.1" not in node or not node.endswith("True"):
-        problems.append(f"node kwok-node-0: addresses/Ready = {node!r}")
+    # the real node runs the demo's IOCs; kwok's fake node (127.0.0.1) the other suites' pods
+    for name, address in ((cluster.env.get("IOCMGR_REAL_NODE_NAME"), cluster.env.get("IOCMGR_NODE_IP")),
+                          ("kwok-node-0", "127.0.0.1")):
+        if not name:
+            continue
+        node = cluster.kubectl("get", "node", name, "-o",
+                               "jsonpath={.status.addresses[*].address} {.status.conditions[?(@.type=='Ready')].status}",
+                               check=False)
+        if address not in node or not node.endswith("True"):
+            problems.append(f"node {name}: addresses/Ready = {node!r}")
     for name in (RUNNING, SCALED, "bl46p-di-dcam-01"):
         ready = cluster.jsonpath("statefulset", name, "{.spec.replicas}/{.status.readyReplicas}")
         if ready != "1/1":

@@ -2,7 +2,11 @@
 the real CA clients: what operators see and what their commands do. The IOC runs
 as the chart's ServiceAccount (conftest.ioc): each command's answer is checked as
 soon as caput -c returns, so a rule missing from the chart's Role shows here as the
-API's 403 in CMD_MSG."""
+API's 403 in CMD_MSG. The demo's instances are real containers on the bed's real node
+(docs/node.md): their states, exit codes, reasons and consoles are the kubelet's and
+the IOCs' own."""
+import time
+
 from conftest import NAMESPACE
 
 RUNNING = "bl46p-ea-ioc-01"
@@ -21,12 +25,12 @@ def test_boot_lists_the_demo_beamline(ioc):
     assert ioc.get("NAMESPACE") == NAMESPACE
     names = ioc.get("NAMES", string=True).split()    # one string, names separated by a space
     for name in ("bl46p-ea-ioc-01", "bl46p-mo-ioc-01", "bl46p-di-dcam-01", "bl46p-ea-ioc-02",
-                 "bl46p-ea-ioc-03", "bl46p-ea-ioc-04", "bl46p-va-ioc-01"):
+                 "bl46p-ea-ioc-03", "bl46p-ea-ioc-04", "bl46p-ea-ioc-05", "bl46p-mo-ioc-02", "bl46p-va-ioc-01"):
         assert name in names
     assert int(ioc.get("COUNT")) == len(names)
 
 
-def test_running_instance_shows_where_and_what(ioc):
+def test_running_instance_shows_where_and_what(ioc, cluster):
     i = RUNNING
     ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
     assert ioc.get("STATUS.SEVR", i) == "NO_ALARM"
@@ -39,7 +43,8 @@ def test_running_instance_shows_where_and_what(ioc):
     assert ioc.get("VERSION", i) == "2024.4.1"
     assert ioc.get("DESC", i) == "Simulated-area-detector"
     assert ioc.get("POD", i) == f"{i}-0"
-    assert ioc.get("NODE", i)
+    assert ioc.get("NODE", i) == cluster.env["IOCMGR_REAL_NODE_NAME"]
+    assert ioc.get("IP", i) == cluster.env["IOCMGR_NODE_IP"]      # hostNetwork: the node's address
 
 
 def test_older_charts_are_managed(ioc):
@@ -64,12 +69,35 @@ def test_pending_instance_shows_the_scheduler_message_and_goes_major(ioc):
 
 
 def test_crash_loop_is_major_with_reason(ioc):
+    # the IOC exits with status 1 at boot; the kubelet backs off 10 s, 20 s, 40 s ...
     i = "bl46p-ea-ioc-04"
     ioc.ca.wait_value(ioc.pv("STATUS", i), lambda v, s: v == "CrashLoop" and s == "MAJOR", timeout=60)
     assert int(ioc.get("RESTARTS", i)) > 0
-    assert ioc.get("LAST_EXIT", i) != "0"
-    assert "CrashLoopBackOff" in ioc.get("MESSAGE", i, string=True)
-    assert int(ioc.get("FAULT_COUNT")) >= 2
+    assert ioc.get("LAST_EXIT", i) == "1"
+    assert ioc.get("LAST_REASON", i) == "Error"
+    ioc.ca.wait_value(ioc.lpv("MESSAGE", i), lambda v, s: "CrashLoopBackOff: back-off " in v, timeout=60,
+                      string=True)
+    # the Pending, the crash-looping, the OOMKilled and the image-missing instances
+    assert int(ioc.get("FAULT_COUNT")) >= 3
+
+
+def test_oom_killed_instance_shows_the_kernels_verdict(ioc):
+    # over its 48 MiB limit 5 s after each start: the kernel's OOM killer ends it
+    i = "bl46p-ea-ioc-05"
+    ioc.ca.wait_value(ioc.pv("LAST_REASON", i), "OOMKilled", timeout=60)
+    assert ioc.get("LAST_EXIT", i) == "137"
+    assert int(ioc.get("RESTARTS", i)) >= 1
+    ioc.ca.wait_value(ioc.lpv("MESSAGE", i), lambda v, s: "last exit 137 (OOMKilled)" in v, timeout=60,
+                      string=True)
+
+
+def test_image_not_on_the_node_is_failed_with_the_kubelets_message(ioc):
+    i = "bl46p-mo-ioc-02"
+    ioc.ca.wait_value(ioc.pv("STATUS", i), lambda v, s: v == "Failed" and s == "MAJOR", timeout=60)
+    message = ioc.get("MESSAGE", i, string=True)
+    assert message.startswith("ErrImageNeverPull: "), message
+    assert "ioc-pmac-runtime:2025.1.1" in message and "is not present with pull policy of Never" in message
+    assert ioc.get("RESTARTS", i) == "0"
 
 
 def test_restart_goes_through_terminating_and_gives_a_new_pod(ioc, cluster):
@@ -126,6 +154,14 @@ def test_image_set_rolls_the_pod_and_bad_reference_is_refused(ioc, cluster):
 def test_console_log_is_read_on_request(ioc):
     i = RUNNING
     ioc.ca.wait_value(ioc.pv("STATUS", i), "Running", timeout=30)
-    command_ok(ioc, "LOG_FETCH", i)
-    log = ioc.get("LOG", i, string=True)
-    assert "iocInit" in log or "iocRun" in log, log[:500]
+    # the IOC's own console, as its container wrote it (the pod may be new: it boots in
+    # about a second after Running)
+    deadline = time.monotonic() + 30
+    while True:
+        command_ok(ioc, "LOG_FETCH", i)
+        log = ioc.get("LOG", i, string=True)
+        if "iocRun: All initialization complete" in log or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert f"Starting IOC {i} (prefix {i.upper()}, behaviour run)" in log, log[:500]
+    assert "iocRun: All initialization complete" in log and f"{i.upper()}:UPTIME" in log, log[-500:]

@@ -1,10 +1,13 @@
 """The screens in the real Phoebus 5.0.5 display runtime, against the local
-control plane's demo beamline and iocmgr on CA ports of its own.
+control plane's demo beamline on its real node (docs/node.md: real IOC containers,
+the kubelet's states and reasons, the IOCs' own consoles, ALIVE from each IOC's own
+UPTIME) and iocmgr on CA ports of its own.
 
 One Phoebus JVM (tests/phoebus Harness, under Xvfb) opens every screen the way the
 launcher does, each in its own window with the macros an operator uses: the
 generated overview, the manager header, a row, the instance screen of a Running,
-a Stopped, a Pending and a CrashLoop instance, an instance screen of a second,
+a Stopped, a Pending and a CrashLoop instance, one OOMKilled and one whose image is
+not on the node, an instance screen of a second,
 read-only manager, and one of a third manager whose instance an Argo CD Application
 manages (Argo CD's own CRD, the Applications written here: no controller runs). For each, the runtime's own view is checked: every PV connects,
 no widget shows an alarm its PV's state does not deserve, every text that shows a
@@ -24,13 +27,12 @@ IOCMGR_PHOEBUS_DOCS=1 (also copy the screenshots into docs/images)."""
 import json
 import os
 import shutil
-import subprocess
 import time
 
 import pytest
 
 from conftest import NAMESPACE
-from iocmgrtest import TOP, ApiWatch, chart_identity, free_port, run_ioc, settled, soft_ioc, wait_until
+from iocmgrtest import TOP, ApiWatch, chart_identity, free_port, run_ioc, settled, wait_until
 from test_cluster_argo_ioc import APP, STS, application_crd, apply, tracking
 from phoebus import Phoebus, Xvfb, all_connected, classpath, needs_phoebus, phoebus_repo, resource, summary
 
@@ -45,6 +47,7 @@ APPS, IOCS, ROOT, ARGO_INST = "bl46x-beamline", "bl46x-iocs", "bl46x", "bl46x-ea
 STATIC = ["iocmgr-manager.bob", "iocmgr-row.bob", "iocmgr-instance.bob"]
 RUNNING, STOPPED, PENDING, CRASHLOOP = ("bl46p-ea-ioc-01", "bl46p-ea-ioc-02",
                                         "bl46p-ea-ioc-03", "bl46p-ea-ioc-04")
+OOMKILLED, NO_IMAGE = "bl46p-ea-ioc-05", "bl46p-mo-ioc-02"
 OUT = os.environ.get("IOCMGR_PHOEBUS_OUT") or str(TOP / "tests/results/phoebus")
 
 # key (as the harness finds a display) -> (file, macros, picture name, state)
@@ -54,11 +57,13 @@ SCREENS = {
     f"iocmgr-row.bob|I={RUNNING.upper()}": ("iocmgr-row.bob", {"P": P, "I": RUNNING.upper(), "NAME": RUNNING},
                                            "iocmgr-row", "Running"),
 }
-for _name, _state in ((RUNNING, "Running"), (STOPPED, "Stopped"), (PENDING, "Pending"),
-                      (CRASHLOOP, "CrashLoop")):
+# (the OOMKilled one crash-loops too: its screen shows the kernel's reason)
+for _name, _state, _picture in ((RUNNING, "Running", "running"), (STOPPED, "Stopped", "stopped"),
+                                (PENDING, "Pending", "pending"), (CRASHLOOP, "CrashLoop", "crashloop"),
+                                (OOMKILLED, "CrashLoop", "oomkilled"), (NO_IMAGE, "Failed", "imagemissing")):
     SCREENS[f"iocmgr-instance.bob|I={_name.upper()}|P={P}"] = (
         "iocmgr-instance.bob", {"P": P, "I": _name.upper(), "NAME": _name},
-        f"iocmgr-instance-{_state.lower()}", _state)
+        f"iocmgr-instance-{_picture}", _state)
 RO_KEY = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P_RO}"
 SCREENS[RO_KEY] = ("iocmgr-instance.bob", {"P": P_RO, "I": RUNNING.upper(), "NAME": RUNNING},
                    "iocmgr-instance-readonly", "Running")
@@ -76,18 +81,6 @@ def ports():
 @pytest.fixture(scope="module")
 def cp():
     return classpath(REPO)
-
-
-@pytest.fixture(scope="module")
-def alive_ioc(ports, tmp_path_factory):
-    """The Running instance's IOC as far as iocmgr's ALIVE looks at it: a soft IOC
-    serving <I>:UPTIME, counting (kwok runs no container, so nothing else would)."""
-    tmp = tmp_path_factory.mktemp("alive")
-    db = tmp / "uptime.db"
-    db.write_text(f'record(calc, "{RUNNING.upper()}:UPTIME") {{\n  field(SCAN, "1 second")\n'
-                  f'  field(CALC, "A+1")\n  field(INPA, "{RUNNING.upper()}:UPTIME")\n}}\n')
-    with soft_ioc(db, ports[2], what=f"the softIoc serving {RUNNING.upper()}:UPTIME"):
-        yield ports[2]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +110,7 @@ def argo_beamline(cluster):
 
 
 @pytest.fixture(scope="module")
-def managers(cluster, ports, alive_ioc, argo_beamline, tmp_path_factory):
+def managers(cluster, ports, argo_beamline, tmp_path_factory):
     """The manager an operator uses (its overview written at boot), a read-only one
     and one of the Argo CD beamline, each as the chart's ServiceAccount and Role
     (iocmgrtest.chart_identity), not as the cluster's admin."""
@@ -134,7 +127,8 @@ def managers(cluster, ports, alive_ioc, argo_beamline, tmp_path_factory):
         shutil.copy(TOP / "opi" / name, opi / name)
     env = {"IOCMGR_KUBECONFIG": str(demo), "IOCMGR_NAMESPACE": NAMESPACE,
            "IOCMGR_PENDING_GRACE": "3", "IOCMGR_OPI_DIR": str(opi),
-           "CA_EXTRA_ADDR": f"127.0.0.1:{alive_ioc}"}
+           # ALIVE: the demo's IOCs answer at the real node's broadcast address, port 5064
+           "CA_EXTRA_ADDR": f"{cluster.env['IOCMGR_NODE_CA_ADDR_LIST']}:5064"}
     with run_ioc(tmp, dict(env), prefix=P, port=ports[0]) as ioc, \
             run_ioc(tmp, {**env, "IOCMGR_READONLY": "1", "IOCMGR_OPI_DIR": ""}, prefix=P_RO,
                     port=ports[1]) as ro, \
@@ -417,11 +411,45 @@ def test_restart_button_on_overview(phoebus, cluster):
 
 def test_fetch_log_fills_console_log(phoebus):
     key = f"iocmgr-instance.bob|I={RUNNING.upper()}|P={P}"
-    phoebus.ok(f"click {key} Fetch log")
-    w = wait_text(phoebus, key, "Log", lambda t: f"Starting IOC {RUNNING} from image" in t, 30,
-                  "the console log")
+    # the IOC's own console, as its container wrote it (generic test IOC: start.sh, softIoc).
+    # A fetch is a snapshot: the pod restarted by the tests above may still be booting,
+    # so click again, as an operator would, until the boot is complete in it.
+    deadline = time.monotonic() + 30
+    while True:
+        phoebus.ok(f"click {key} Fetch log")
+        w = wait_text(phoebus, key, "Log", lambda t: f"Starting IOC {RUNNING} (prefix {RUNNING.upper()}" in t,
+                      30, "the console log")
+        if "iocRun: All initialization complete" in w["text"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert "iocRun: All initialization complete" in w["text"], w["text"][-300:]
     assert "iocInit" in w["text"] and w["primary"]["severity"] == "NONE", w
+    # the booted IOC answers its UPTIME: ALIVE's LED shows it (the picture shows it lit)
+    deadline = time.monotonic() + 30
+    while (alive := phoebus.ok(f"widget {key} Alive")["widget"]["primary"])["value"] != "Alive":
+        assert time.monotonic() < deadline, f"ALIVE not Alive 30 s after the boot: {alive}"
+        time.sleep(0.3)
     picture(phoebus, key, "iocmgr-instance-log")
+
+
+def test_fetch_previous_shows_the_crashed_boot(phoebus):
+    """The crash-looping IOC's previous container: its console up to the exit, through
+    the kubelet (kept while the container is dead; just after a crash, until the kubelet
+    has moved on to waiting, the one before it is already gone: fetch again)."""
+    key = f"iocmgr-instance.bob|I={CRASHLOOP.upper()}|P={P}"
+    ended = "start.sh: the IOC exited with status 1"
+    deadline = time.monotonic() + 60
+    text = ""
+    while ended not in text:
+        assert time.monotonic() < deadline, f"no crashed boot in Previous log within 60 s: {text[-300:]!r}"
+        phoebus.ok(f"click {key} Fetch previous log")
+        shown_by = time.monotonic() + 5       # the fetch's answer reaches the widget
+        while ended not in text and time.monotonic() < shown_by:
+            time.sleep(0.3)
+            text = phoebus.ok(f"widget {key} Previous log")["widget"]["text"] or ""
+    assert f"Starting IOC {CRASHLOOP} (prefix {CRASHLOOP.upper()}, behaviour exit:0)" in text, text[-300:]
+    assert "iocRun: All initialization complete" in text and "the IOC exited with status 1" in text, text[-300:]
+    picture(phoebus, key, "iocmgr-instance-previous-log")
 
 
 def test_stop_and_start_on_detail_screen(phoebus, cluster, managers):
