@@ -19,7 +19,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
-from iocmgrtest import CACHE, chart_identity, run_ioc, soft_ioc, start_ca_repeater, wait_until  # noqa: E402
+from iocmgrtest import CACHE, TOP, chart_identity, run_ioc, soft_ioc, start_ca_repeater, wait_until  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("integration_conftest",
                                                HERE.parent / "integration" / "conftest.py")
@@ -167,11 +167,12 @@ def beamline(cluster, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def uptime_ioc(tmp_path_factory):
-    """A real softIoc serving alarm-ok-01's UPTIME, as the IOC in its pod would
-    (kwok runs no container), so that its ALIVE is true."""
-    db = tmp_path_factory.mktemp("softioc") / "uptime.db"
-    db.write_text('record(calc, "ALARM-OK-01:UPTIME") { field(SCAN, "1 second") field(CALC, "VAL+1") }\n')
-    with soft_ioc(db, CA_PORT + 2, what="the softIoc serving ALARM-OK-01:UPTIME"):
+    """A real softIoc serving alarm-ok-01's UPTIME in iocStats' format (a stringin,
+    "HH:MM:SS", tests/ioc/iocStatsUptime.db), as the IOC in its pod would: this suite's
+    instances are kwok's pods, which run no container (docs/node.md "Where each instance
+    runs"), so that its ALIVE is true."""
+    db = TOP / "tests/ioc/iocStatsUptime.db"
+    with soft_ioc(db, CA_PORT + 2, what="the softIoc serving ALARM-OK-01:UPTIME", macros="IOC=ALARM-OK-01"):
         yield f"127.0.0.1:{CA_PORT + 2}"
 
 

@@ -66,13 +66,23 @@ def pod_uid(cluster, name):
                            check=False)
 
 
+def counts_follow(ioc):
+    """RUNNING_COUNT and FAULT_COUNT agree with the instances' own STATUS (Running; MAJOR).
+    The demo's other instances change state on their own (a real crash loop runs for a
+    while between crashes), so a count taken before the deploy is no baseline."""
+    names = ioc.get("NAMES", string=True).split()
+    states = [(ioc.ca.get(ioc.pv("STATUS", n)), ioc.ca.get(ioc.pv("STATUS", n) + ".SEVR")) for n in names]
+    return (ioc.get("RUNNING_COUNT") == str(sum(v == "Running" for v, _ in states))
+            and ioc.get("FAULT_COUNT") == str(sum(s == "MAJOR" for _, s in states)))
+
+
 def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, tmp_path, cleanup):
     """caget of the new names, a camonitor that searched before the deploy, commands,
     counts, lists and the table, deletion -> Absent, the same name back in the same slot."""
     delete(cluster, NEW, wait=True)
     with run_ioc(tmp_path, env_for(shipped_kubeconfig, 2), prefix="TST-LIVE-01:") as ioc:
         ioc.ca.wait_value(ioc.pv("CONNECTED"), "Connected", timeout=30)
-        count, running, faults = (int(ioc.get(pv)) for pv in ("COUNT", "RUNNING_COUNT", "FAULT_COUNT"))
+        count = int(ioc.get("COUNT"))
         assert ioc.get("SPARE_FREE") == "2" and ioc.get("SPARE_SLOTS") == "2"
         # a free slot: Free and Silent without alarm, no name, not counted, no row
         for field, value in (("STATUS", "Free"), ("ALIVE", "Silent")):
@@ -103,8 +113,9 @@ def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, t
         assert ioc.get("POD", NEW, string=True) == f"{NEW}-0"
         assert ioc.ca.get(ioc.pv("ALIVE", "SPARE_001") + ".INP") == f"{NEW.upper()}:UPTIME CA NMS"
         wait_until(lambda: ioc.get("COUNT") == str(count + 1), 10, what="COUNT + 1")
-        wait_until(lambda: ioc.get("RUNNING_COUNT") == str(running + 1), 10, what="RUNNING_COUNT + 1")
-        assert ioc.get("FAULT_COUNT") == str(faults)
+        # the new instance is counted: Running, not a fault (a steady state of the counts
+        # that agrees with every STATUS, the new one's included)
+        wait_until(lambda: counts_follow(ioc), 20, what="RUNNING_COUNT and FAULT_COUNT follow the STATUS PVs")
         assert ioc.get("SPARE_FREE") == "1"
         names = ioc.get("NAMES", string=True).split()
         assert NEW in names and names == sorted(names)
@@ -134,7 +145,7 @@ def test_a_statefulset_created_after_boot_is_live(cluster, shipped_kubeconfig, t
         delete(cluster, NEW)
         value, sevr = ioc.ca.wait_value(ioc.pv("STATUS", NEW), "Absent", timeout=30)
         assert sevr == "MAJOR"
-        wait_until(lambda: ioc.get("FAULT_COUNT") == str(faults + 1), 10, what="FAULT_COUNT + 1 (Absent)")
+        wait_until(lambda: counts_follow(ioc), 20, what="FAULT_COUNT counts the Absent instance")
         assert ioc.get("COUNT") == str(count + 1)
         assert ioc.get("SPARE_FREE") == "1" and ioc.get("NAME", "SPARE_001", string=True) == NEW
         # back: the same slot, no second one taken
