@@ -202,9 +202,16 @@ def test_helm_install_runs_iocmgr_as_a_pod_in_cluster(release):
     # the in-cluster configuration: the kubernetes Service's address the kubelet gives pods
     assert bed.caget(P + "API_URL", string=True) == "https://10.96.0.1:443"
     assert bed.caget(P + "NAMESPACE") == NS
-    log = bed.kubectl("-n", NS, "logs", POD, "-c", "iocmgr")
-    assert f'in sync with https://10.96.0.1:443 namespace {NS} (context "incluster", service account token ' \
-           f'{token_dir}/token)' in log, log[-3000:]
+    # the line comes once every watch has listed (Events last), which may be a moment after
+    # CONNECTED: wait for it, bounded
+    line = (f'in sync with https://10.96.0.1:443 namespace {NS} (context "incluster", service account token '
+            f'{token_dir}/token)')
+    logs = []
+    try:
+        bed.wait(lambda: logs.append(bed.kubectl("-n", NS, "logs", POD, "-c", "iocmgr")) or line in logs[-1],
+                 30, "iocmgr's log saying it is in sync in-cluster")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {logs[-1][-3000:] if logs else ''}") from None
     # iocmgr is a real process on the node, not on the machine's command line
     pid = iocmgr_pid(bed)
     assert pid and b"IOCMGR_KUBECONFIG=incluster" in Path(f"/proc/{pid}/environ").read_bytes()
